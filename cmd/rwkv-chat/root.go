@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// streams are the IO of one invocation, injected so commands are testable.
+type streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+	// InTTY and OutTTY say whether In and Out are terminals.
+	InTTY, OutTTY bool
+}
+
+func newStreams() *streams {
+	return &streams{
+		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
+		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+	}
+}
+
+// usageError marks errors in how the command was called (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// errInterrupted ends a command stopped by the user (exit code 130).
+var errInterrupted = errors.New("interrupted")
+
+// commands lists the constructors of the subcommands; each command's file
+// adds itself in an init function.
+var commands []func(*streams) *cobra.Command
+
+func newRootCmd(s *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "rwkv-chat",
+		Short:         "Run RWKV language models on the CPU",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, c := range commands {
+		root.AddCommand(c(s))
+	}
+	return root
+}
+
+// execute runs the command line and maps the outcome to an exit code; errors
+// are printed as one line on stderr.
+func execute(args []string, s *streams) int {
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errInterrupted) {
+		return exitInterrupted
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(s.Err, "rwkv-chat: %s\n", msg)
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// isCobraUsage recognises cobra's own argument errors.
+func isCobraUsage(err error) bool {
+	m := err.Error()
+	return strings.HasPrefix(m, "unknown command") || strings.HasPrefix(m, "unknown flag") ||
+		strings.HasPrefix(m, "accepts ") || strings.HasPrefix(m, "requires ") ||
+		strings.Contains(m, "flag needs an argument") || strings.HasPrefix(m, "invalid argument")
+}

@@ -1,0 +1,142 @@
+package kernels
+
+import "math"
+
+// The operations the model calls. Products run on the default pool, split by
+// output rows; everything else runs on the caller.
+
+type matVecTask struct {
+	im   *Impl
+	m    *Mat
+	x, y []float32
+}
+
+func (t *matVecTask) Run(_, lo, hi int) { t.im.MatVec(t.m, t.x, t.y, lo, hi) }
+
+type matMulTask struct {
+	im       *Impl
+	p        *Pool
+	m        *Mat
+	x, y     []float32
+	T, ystr  int
+}
+
+func (t *matMulTask) Run(w, lo, hi int) {
+	t.im.MatMul(t.m, t.x, t.T, t.y, t.ystr, lo, hi, t.p.Scratch(w, t.m.Cols))
+}
+
+// rowAlign keeps each worker's rows a multiple of 4 so that results are the
+// same for any thread count (kernels may handle rows in groups).
+const rowAlign = 4
+
+// MatVec sets y = W·x (len(x) = Cols, len(y) = Rows).
+func (p *Pool) MatVec(m *Mat, x, y []float32) {
+	p.mu.Lock()
+	p.mv = matVecTask{im: active, m: m, x: x[:m.Cols], y: y[:m.Rows]}
+	p.parallel(m.Rows, rowAlign, &p.mv)
+	p.mv = matVecTask{}
+	p.mu.Unlock()
+}
+
+// MatMul sets Y = X·Wᵀ for T rows of X (T×Cols) into Y (T×Rows).
+func (p *Pool) MatMul(m *Mat, x []float32, T int, y []float32) {
+	if T == 1 {
+		p.MatVec(m, x, y)
+		return
+	}
+	p.mu.Lock()
+	p.mm = matMulTask{im: active, p: p, m: m, x: x[:T*m.Cols], y: y[:T*m.Rows], T: T, ystr: m.Rows}
+	p.parallel(m.Rows, rowAlign, &p.mm)
+	p.mm = matMulTask{}
+	p.mu.Unlock()
+}
+
+// MatVec runs on the default pool.
+func MatVec(m *Mat, x, y []float32) { Default().MatVec(m, x, y) }
+
+// MatMul runs on the default pool.
+func MatMul(m *Mat, x []float32, T int, y []float32) { Default().MatMul(m, x, T, y) }
+
+// Dot is Σ a[i]·b[i].
+func Dot(a, b []float32) float32 { return active.Dot(a, b[:len(a)]) }
+
+// WKV5 runs the active set's v5/v6 recurrence for one token.
+func WKV5(H, N int, r, k, v, w, u, S, y []float32) { active.WKV5(H, N, r, k, v, w, u, S, y) }
+
+// WKV7 runs the active set's v7 recurrence for one token.
+func WKV7(H, N int, r, dec, k, v, kk, b, S, y []float32) {
+	active.WKV7(H, N, r, dec, k, v, kk, b, S, y)
+}
+
+// LayerNorm sets out = (x−μ)/sqrt(var+eps)·w + b (biased variance). out may
+// alias x.
+func LayerNorm(out, x, w, b []float32, eps float32) {
+	n := len(x)
+	var mean float32
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float32(n)
+	var vr float32
+	for _, v := range x {
+		d := v - mean
+		vr += d * d
+	}
+	vr /= float32(n)
+	inv := float32(1 / math.Sqrt(float64(vr+eps)))
+	for i, v := range x {
+		out[i] = (v-mean)*inv*w[i] + b[i]
+	}
+}
+
+// GroupNorm normalises each of the len(x)/N groups of N channels, then
+// applies the per-channel affine w, b. out may alias x.
+func GroupNorm(out, x []float32, N int, w, b []float32, eps float32) {
+	for h := 0; h+N <= len(x); h += N {
+		g := x[h : h+N]
+		var mean float32
+		for _, v := range g {
+			mean += v
+		}
+		mean /= float32(N)
+		var vr float32
+		for _, v := range g {
+			d := v - mean
+			vr += d * d
+		}
+		vr /= float32(N)
+		inv := float32(1 / math.Sqrt(float64(vr+eps)))
+		for i, v := range g {
+			out[h+i] = (v-mean)*inv*w[h+i] + b[h+i]
+		}
+	}
+}
+
+// WKV4 is one token of the v4 recurrence in its max-subtracted form (spec
+// §3.1): it writes wkv and updates aa, bb, pp in place. w = −exp(decay),
+// u = time_first.
+func WKV4(k, v, w, u, aa, bb, pp, wkv []float32) {
+	for i := range k {
+		ww := u[i] + k[i]
+		p := max32(pp[i], ww)
+		e1 := exp32(pp[i] - p)
+		e2 := exp32(ww - p)
+		wkv[i] = (e1*aa[i] + e2*v[i]) / (e1*bb[i] + e2)
+		ww = w[i] + pp[i]
+		p = max32(ww, k[i])
+		e1 = exp32(ww - p)
+		e2 = exp32(k[i] - p)
+		aa[i] = e1*aa[i] + e2*v[i]
+		bb[i] = e1*bb[i] + e2
+		pp[i] = p
+	}
+}
+
+func max32(a, b float32) float32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }

@@ -1,0 +1,149 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Task is work split over a range of indices. Run is called once per worker
+// with worker index w and a disjoint range [lo, hi).
+type Task interface {
+	Run(w, lo, hi int)
+}
+
+// Pool is the one set of persistent worker goroutines of the process. A call
+// to Parallel hands each worker one contiguous range: one channel send per
+// worker per call, no goroutine spawns, no allocation.
+type Pool struct {
+	mu      sync.Mutex
+	n       int
+	start   []chan struct{}
+	wg      sync.WaitGroup
+	task    Task
+	total   int
+	align   int
+	scratch [][]float32
+	bscr    [][]byte
+
+	// Reused task values, so that an operation allocates nothing.
+	mv matVecTask
+	mm matMulTask
+}
+
+// NewPool starts n-1 workers (the caller's goroutine is worker 0).
+func NewPool(n int) *Pool {
+	if n < 1 {
+		n = 1
+	}
+	p := &Pool{n: n, start: make([]chan struct{}, n), scratch: make([][]float32, n), bscr: make([][]byte, n)}
+	for i := 1; i < n; i++ {
+		p.start[i] = make(chan struct{})
+		go p.worker(i)
+	}
+	return p
+}
+
+// Threads is the number of workers, the caller included.
+func (p *Pool) Threads() int { return p.n }
+
+func (p *Pool) worker(i int) {
+	for range p.start[i] {
+		lo, hi := p.split(i)
+		if lo < hi {
+			p.task.Run(i, lo, hi)
+		}
+		p.wg.Done()
+	}
+}
+
+// split gives worker i its range; ranges are multiples of align so that
+// results never depend on the number of threads.
+func (p *Pool) split(i int) (int, int) {
+	units := (p.total + p.align - 1) / p.align
+	lo := units * i / p.n * p.align
+	hi := units * (i + 1) / p.n * p.align
+	if hi > p.total {
+		hi = p.total
+	}
+	if lo > p.total {
+		lo = p.total
+	}
+	return lo, hi
+}
+
+// Parallel runs t over [0, total) on all workers and waits. align is the
+// granularity of the split (1 for rows). Small jobs run on the caller alone.
+func (p *Pool) Parallel(total, align int, t Task) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.parallel(total, align, t)
+}
+
+func (p *Pool) parallel(total, align int, t Task) {
+	if align < 1 {
+		align = 1
+	}
+	if p.n == 1 || total <= align {
+		t.Run(0, 0, total)
+		return
+	}
+	p.task, p.total, p.align = t, total, align
+	p.wg.Add(p.n - 1)
+	for i := 1; i < p.n; i++ {
+		p.start[i] <- struct{}{}
+	}
+	if lo, hi := p.split(0); lo < hi {
+		t.Run(0, lo, hi)
+	}
+	p.wg.Wait()
+	p.task = nil
+}
+
+// Scratch returns worker w's float buffer of at least n elements; it grows
+// only when a larger size is first asked for.
+func (p *Pool) Scratch(w, n int) []float32 {
+	if cap(p.scratch[w]) < n {
+		p.scratch[w] = make([]float32, n)
+	}
+	return p.scratch[w][:n]
+}
+
+// ByteScratch is Scratch for bytes.
+func (p *Pool) ByteScratch(w, n int) []byte {
+	if cap(p.bscr[w]) < n {
+		p.bscr[w] = make([]byte, n)
+	}
+	return p.bscr[w][:n]
+}
+
+var (
+	defaultPool     *Pool
+	defaultPoolOnce sync.Once
+)
+
+// DefaultThreads is the number of physical cores when known, else GOMAXPROCS.
+func DefaultThreads() int {
+	if c := physicalCores(); c > 0 {
+		return c
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// SetThreads replaces the default pool; call it once at start, before use.
+func SetThreads(n int) {
+	if n < 1 {
+		n = DefaultThreads()
+	}
+	defaultPoolOnce.Do(func() {})
+	defaultPool = NewPool(n)
+}
+
+// Default is the process-wide pool.
+func Default() *Pool {
+	defaultPoolOnce.Do(func() {
+		if defaultPool == nil {
+			defaultPool = NewPool(DefaultThreads())
+		}
+	})
+	return defaultPool
+}
