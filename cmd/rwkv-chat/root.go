@@ -62,6 +62,7 @@ func newRootCmd(s *streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	addGlobalFlags(root)
 	for _, c := range commands {
 		root.AddCommand(c(s))
 	}

@@ -14,11 +14,11 @@ type matVecTask struct {
 func (t *matVecTask) Run(_, lo, hi int) { t.im.MatVec(t.m, t.x, t.y, lo, hi) }
 
 type matMulTask struct {
-	im       *Impl
-	p        *Pool
-	m        *Mat
-	x, y     []float32
-	T, ystr  int
+	im      *Impl
+	p       *Pool
+	m       *Mat
+	x, y    []float32
+	T, ystr int
 }
 
 func (t *matMulTask) Run(w, lo, hi int) {

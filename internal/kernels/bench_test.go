@@ -1,0 +1,63 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
+)
+
+// withSet runs f with the named set active.
+func withSet(name string, f func()) {
+	prev := Active()
+	if err := Use(name); err != nil {
+		panic(err)
+	}
+	defer func() { active = prev }()
+	f()
+}
+
+// benchMats returns enough copies of a rows×cols matrix that together they
+// are well past the last-level cache, so a benchmark that cycles through
+// them reads memory, as decoding a real model does.
+func benchMats(b testing.TB, dt tensor.DType, rows, cols int) []*Mat {
+	rng := rand.New(rand.NewPCG(9, uint64(dt)))
+	data := randWeights(rng, dt, rows, cols)
+	n := 1 + (256<<20)/len(data)
+	ms := make([]*Mat, n)
+	for i := range ms {
+		d := make([]byte, len(data))
+		copy(d, data)
+		m, err := NewMat(dt, rows, cols, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms[i] = m
+	}
+	return ms
+}
+
+var allTypes = []tensor.DType{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q4_1, tensor.Q5_0, tensor.Q5_1}
+
+func BenchmarkMatVec(b *testing.B) {
+	for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
+		for _, dt := range allTypes {
+			ms := benchMats(b, dt, shape[0], shape[1])
+			x := randVec(rand.New(rand.NewPCG(1, 1)), shape[1])
+			y := make([]float32, shape[0])
+			for _, set := range Names() {
+				b.Run(fmt.Sprintf("%s/%s/%dx%d", set, dt, shape[0], shape[1]), func(b *testing.B) {
+					withSet(set, func() {
+						p := Default()
+						b.SetBytes(int64(ms[0].Bytes()))
+						b.ResetTimer()
+						for i := 0; i < b.N; i++ {
+							p.MatVec(ms[i%len(ms)], x, y)
+						}
+					})
+				})
+			}
+		}
+	}
+}
