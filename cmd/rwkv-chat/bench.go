@@ -46,8 +46,13 @@ be read as a fraction of the bandwidth roofline.
 --synthetic writes (once, into the cache dir) an rwkv.cpp-format file with random
 weights at a real model's shape: v4|v5|v6|v7 - 0.1b|0.4b|1.5b|2.9b.
 
---context N instead feeds a stream of N tokens and times single decode steps at
-positions spread over 1…N, with resident memory (see --plot).`,
+--context N instead feeds a stream of N pseudo-random tokens (prefilled in chunks
+of 256) and, at positions 1, 2, 5, 10, 20, 50, … N, times single decode steps
+(median of 8) and reads the resident memory. Each line also gives the KV cache a
+transformer of the same depth and width would hold at that position:
+2 (K and V) × layers × n_embd × position × 2 bytes (fp16). The model file is
+touched page by page first, so that RSS does not grow with the embedding rows
+the stream happens to reach. --plot FILE.png|FILE.svg draws the curves.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return runBench(o, s) },
 	}
@@ -187,8 +192,4 @@ func cacheDir() (string, error) {
 		return "", fmt.Errorf("no cache directory: %w (set RWKV_CHAT_HOME)", err)
 	}
 	return filepath.Join(d, "rwkv-chat"), nil
-}
-
-func runBenchContext(o *benchOptions, s *streams, targets []benchTarget) error {
-	return usageErrorf("--context is not available yet")
 }

@@ -32,6 +32,7 @@ type genOptions struct {
 	Stops       []string
 	Session     string
 	NoPrime     bool
+	StateFile   string
 
 	flags *cobra.Command
 }
@@ -54,6 +55,7 @@ func (o *genOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.Stops, "stop", nil, "stop before this string (repeatable)")
 	f.StringVar(&o.Session, "session", "", "session NAME or FILE: resume from it and save after every turn")
 	f.BoolVar(&o.NoPrime, "no-prime", false, "skip the template's priming exchange")
+	f.StringVar(&o.StateFile, "state", "", "initial state from a state-tuning file (.pth or .safetensors with blocks.N.att.time_state)")
 }
 
 // settings applies the flags the user set over the template's defaults.
@@ -176,8 +178,16 @@ func stateDir() string {
 // newSession builds the conversation and resumes --session when its file
 // exists.
 func (o *genOptions) newSession(l *loaded) (*chat.Session, error) {
-	sess, err := chat.New(chat.Config{Model: l.m, Tokenizer: l.tok, Template: l.tmpl, Settings: o.settings(l.tmpl),
-		System: o.System, NoPrime: o.NoPrime})
+	cfg := chat.Config{Model: l.m, Tokenizer: l.tok, Template: l.tmpl, Settings: o.settings(l.tmpl),
+		System: o.System, NoPrime: o.NoPrime}
+	if o.StateFile != "" {
+		st, err := l.m.LoadStateFile(o.StateFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Initial = st
+	}
+	sess, err := chat.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,7 @@ type Session struct {
 	state  *model.State
 	start  *model.State // after the system prompt and priming: /reset
 	before *model.State // before the last user turn: /regen
+	spare  *model.State // what to restore when a reply fails or is cancelled
 	snaps  snapRing     // before tokens that may begin a stop string
 
 	logits []float32 // after the last fed token
@@ -117,7 +118,7 @@ func New(c Config) (*Session, error) {
 	s := &Session{
 		m: c.Model, tok: c.Tokenizer, tmpl: c.Template, set: c.Settings,
 		system: c.System, noPrime: c.NoPrime, initial: c.Initial,
-		state: c.Model.NewState(), start: c.Model.NewState(), before: c.Model.NewState(),
+		state: c.Model.NewState(), start: c.Model.NewState(), before: c.Model.NewState(), spare: c.Model.NewState(),
 		logits: make([]float32, V), work: make([]float32, V), one: make([]int, 1),
 	}
 	s.smp = sampler.New(V, s.samplerParams())
@@ -230,10 +231,14 @@ func (s *Session) Feed(ctx context.Context, text string) error {
 // through out as it is decoded. When ctx is cancelled the state goes back to
 // what it was before the message and ctx's error is returned.
 func (s *Session) Reply(ctx context.Context, msg prompt.Message, out func(string)) (string, error) {
+	// Keep the snapshot for /regen of the previous turn until this one
+	// succeeds: a cancelled reply leaves the conversation as it was.
+	s.before, s.spare = s.spare, s.before
 	s.before.CopyFrom(s.state)
 	text, err := s.reply(ctx, s.tmpl.Turn(msg), out)
 	if err != nil {
 		s.state.CopyFrom(s.before)
+		s.before, s.spare = s.spare, s.before
 		return "", err
 	}
 	s.Transcript = append(s.Transcript, Exchange{User: msg, Reply: text})
@@ -247,11 +252,12 @@ func (s *Session) Regenerate(ctx context.Context, out func(string)) (string, err
 		return "", fmt.Errorf("nothing to regenerate yet")
 	}
 	last := s.Transcript[len(s.Transcript)-1]
+	s.spare.CopyFrom(s.state) // after the last reply: kept if this one fails
 	s.state.CopyFrom(s.before)
 	s.Transcript = s.Transcript[:len(s.Transcript)-1]
 	text, err := s.reply(ctx, s.tmpl.Turn(last.User), out)
 	if err != nil {
-		s.state.CopyFrom(s.before)
+		s.state.CopyFrom(s.spare)
 		s.Transcript = append(s.Transcript, last)
 		return "", err
 	}

@@ -462,9 +462,9 @@ func (u *unpickler) run() (any, error) {
 					}
 				}
 			}
-		case 'b': // BUILD: state is dropped (OrderedDict _metadata, tensor extras)
-			var state, obj any
-			if state, err = u.pop(); err == nil {
+		case 'b': // BUILD: the state is dropped (OrderedDict _metadata, tensor extras)
+			var obj any
+			if _, err = u.pop(); err == nil {
 				if obj, err = u.top(); err == nil {
 					switch obj.(type) {
 					case *pyDict, *pyTensor:
@@ -473,7 +473,6 @@ func (u *unpickler) run() (any, error) {
 					}
 				}
 			}
-			_ = state
 		case 's': // SETITEM
 			var k, v, d any
 			if v, err = u.pop(); err == nil {

@@ -71,7 +71,7 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	switch m.DType {
 	case tensor.F32, tensor.F16, tensor.BF16:
 		n8 := c &^ 7
-		for r := lo; r < hi; r += 4 {
+		for r := lo; r < hi; {
 			k, stride := 4, c
 			if r+4 > hi {
 				k, stride = 1, 0 // one row at a time
@@ -99,14 +99,12 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 				}
 				y[r+i] = s
 			}
-			if k == 1 {
-				r -= 3
-			}
+			r += k
 		}
 	case tensor.Q8_0, tensor.Q4_0, tensor.Q4_1, tensor.Q5_0, tensor.Q5_1:
 		nb := c / 32
 		rb := m.RowBytes
-		for r := lo; r < hi; r += 4 {
+		for r := lo; r < hi; {
 			k, stride := 4, rb
 			if r+4 > hi {
 				k, stride = 1, 0 // one row at a time
@@ -124,12 +122,8 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 			default:
 				mvQ5_1x4(&w[0], stride, &x[0], nb, &out, q5lut)
 			}
-			if k == 1 {
-				y[r] = out[0]
-				r -= 3
-				continue
-			}
-			copy(y[r:r+4], out[:])
+			copy(y[r:r+k], out[:k])
+			r += k
 		}
 	default:
 		matVecGeneric(m, x, y, lo, hi)

@@ -71,3 +71,32 @@ func TestSpeedCompute(t *testing.T) {
 		t.Log(line)
 	}
 }
+
+func TestSpeedOne(t *testing.T) {
+	if os.Getenv("RWKV_SPEED") == "" {
+		t.Skip("set RWKV_SPEED=1")
+	}
+	for _, dt := range allTypes {
+		if os.Getenv("RWKV_DT") != "" && os.Getenv("RWKV_DT") != dt.String() {
+			continue
+		}
+		rows, cols := 8192, 2048
+		if c := os.Getenv("RWKV_COLS"); c != "" {
+			fmt.Sscan(c, &cols)
+		}
+		p := NewPool(1)
+		ms := benchMats(t, dt, rows, cols)
+		x := randVec(rand.New(rand.NewPCG(1, 1)), cols)
+		y := make([]float32, rows)
+		best := time.Hour
+		var sum time.Duration
+		for i := 0; i < 3*len(ms); i++ {
+			t0 := time.Now()
+			p.MatVec(ms[i%len(ms)], x, y)
+			d := time.Since(t0)
+			sum += d
+			best = min(best, d)
+		}
+		t.Logf("%s best %.1f GB/s mean %.1f GB/s", dt, float64(ms[0].Bytes())/best.Seconds()/1e9, float64(ms[0].Bytes())*float64(3*len(ms))/sum.Seconds()/1e9)
+	}
+}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -217,9 +218,25 @@ func (m *Model) forward(st *State, tokens []int, logits []float32, all bool) err
 			out = logits[:V]
 		}
 		m.pass(st, tokens[done:done+n], out, all)
+		if !finite(out) {
+			return ErrNonFinite
+		}
 		done += n
 	}
 	return nil
+}
+
+// ErrNonFinite reports logits that are NaN or infinite: the weights are
+// damaged (or the file is not what it claims to be).
+var ErrNonFinite = errors.New("the model produced non-finite logits (damaged weights?)")
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if x-x != 0 { // NaN and ±Inf
+			return false
+		}
+	}
+	return true
 }
 
 // pass runs T ≤ scratch.T tokens through the network (sequence mode, §4;

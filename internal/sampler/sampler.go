@@ -22,7 +22,8 @@ import (
 type Params struct {
 	// Temperature ≤ 0 (or NaN) means greedy: the argmax of the penalised
 	// logits, the lowest id on ties. Otherwise it is applied after the
-	// filters, as p^(1/T) (§11.1 step 5).
+	// filters, to the surviving tokens only, as p^(1/T) (§11.1 step 5;
+	// computed as exp((l−max)/T), which is proportional).
 	Temperature float64
 	// TopP keeps the smallest set of most likely tokens whose probability
 	// reaches TopP, plus every token tied with the last one; 0 keeps only
@@ -52,8 +53,8 @@ type Params struct {
 // pcgStream is the fixed second PCG word; the user's seed is the first.
 const pcgStream = 0x853c49e6748fea9b
 
-// nBuckets is the number of power-of-two probability buckets used to find
-// the top-p / top-k candidates without sorting the whole vocabulary.
+// nBuckets is the number of power-of-two weight buckets used to bound the
+// top-k candidates.
 const nBuckets = 64
 
 // Sampler samples tokens for one generation at a time. It is not safe for
@@ -250,8 +251,11 @@ func (s *Sampler) normalize() (m float32, arg int, ok bool) {
 // Sample returns the next token for logits (len must equal the vocabulary):
 // bans, mask and penalties are applied to an internal copy (logits is not
 // modified), then greedy argmax or softmax → top-p → top-k → temperature →
-// draw. If every token is banned or masked it returns 0 (end of document,
-// which stops generation).
+// draw. A draw uses exactly one number of the random sequence; greedy uses
+// none. NaN logits count as −Inf; if any logit is +Inf, the +Inf tokens
+// share all the probability. If every token is banned or masked, Sample
+// returns 0 (end of document, which stops generation). Sample does not
+// record the token: call Accept once it is emitted.
 func (s *Sampler) Sample(logits []float32) int {
 	s.penalize(logits)
 	m, arg, ok := s.normalize()
@@ -338,58 +342,47 @@ func (s *Sampler) distribution(m float32) (ids []int32, q []float64, total float
 		return nil, q, total
 	}
 
-	// Softmax numerators e = exp(l − max) ∈ [0, 1], their sum Z, and a
-	// histogram of mass and count per power-of-two bucket (bucket b holds
-	// e ∈ [2^-b, 2^-b+1); the last bucket everything smaller).
+	// Softmax numerators e = exp(l − max) ∈ [0, 1] and their sum Z.
 	e := s.e
-	var hm [nBuckets]float64
-	var hc [nBuckets]int
+	ninf := float32(math.Inf(-1))
 	Z := 0.0
 	for i, l := range w {
-		if math.IsInf(float64(l), -1) {
-			e[i] = 0
-			continue
+		x := 0.0
+		if l != ninf {
+			x = math.Exp(float64(l) - fm)
 		}
-		x := math.Exp(float64(l) - fm)
 		e[i] = x
-		if x == 0 {
-			continue
-		}
 		Z += x
-		b := bucket(x)
-		hm[b] += x
-		hc[b]++
 	}
 
-	// Smallest bucket range that surely holds what the filters keep.
-	last := nBuckets - 1
+	// A weight threshold below which nothing can be kept, so that only the
+	// tokens above it need to be looked at. Top-p: the tokens under
+	// (1−P)·Z/V weigh less than (1−P)·Z together, so those above it reach
+	// P·Z. Top-k: the power of two under which fewer than K tokens lie
+	// (counted per power-of-two bucket).
+	P = max(P, 0)
+	thr := 0.0
 	if filterP {
-		bp, cum := last, 0.0
-		for b := 0; b < nBuckets; b++ {
-			cum += hm[b] / Z
-			if cum >= P {
-				bp = min(b+1, last) // one bucket of slack for rounding
-				break
-			}
-		}
-		last = bp
+		thr = (1 - P) * Z / float64(len(e))
 	}
 	if filterK {
+		var hc [nBuckets]int
+		for _, x := range e {
+			if x > 0 {
+				hc[bucket(x)]++
+			}
+		}
 		n := 0
-		for b := 0; b < nBuckets; b++ {
+		for b := range nBuckets - 1 {
 			n += hc[b]
 			if n >= K {
-				last = min(last, b)
+				thr = max(thr, math.Ldexp(1, -b))
 				break
 			}
 		}
 	}
 
 	for {
-		thr := 0.0
-		if last < nBuckets-1 {
-			thr = math.Ldexp(1, -last)
-		}
 		cand := s.cand[:0]
 		for i, x := range e {
 			if x >= thr && x > 0 {
@@ -400,8 +393,8 @@ func (s *Sampler) distribution(m float32) (ids []int32, q []float64, total float
 		kept := len(cand)
 		if filterP {
 			k, found := selectTopP(cand, e, P*Z)
-			if !found && !(filterK && len(cand) >= K) && last < nBuckets-1 {
-				last = nBuckets - 1 // rounding fooled the histogram: take everything
+			if !found && !(filterK && len(cand) >= K) && thr > 0 {
+				thr = 0 // rounding defeated the bound: take everything
 				continue
 			}
 			if found {

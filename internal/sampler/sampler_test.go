@@ -565,3 +565,73 @@ func BenchmarkSample65536(b *testing.B) {
 	b.Run("nofilter", func(b *testing.B) { benchSample(b, Params{Temperature: 1, TopP: 1}, false) })
 	b.Run("flat_top_p0.85", func(b *testing.B) { benchSample(b, Params{Temperature: 1, TopP: 0.85}, true) })
 }
+
+// TestSelect checks the quickselects against a full sort, with many ties.
+func TestSelect(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for it := range 2000 {
+		n := 1 + r.IntN(300)
+		levels := 1 + r.IntN(n)
+		e := make([]float64, n)
+		for i := range e {
+			e[i] = float64(1+r.IntN(levels)) / float64(levels)
+		}
+		order := make([]int32, n)
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortFunc(order, func(a, b int32) int {
+			if c := cmp.Compare(e[b], e[a]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+		total := 0.0
+		for _, x := range e {
+			total += x
+		}
+
+		// top-p: reference cutoff by running sum over the sorted order.
+		target := total * []float64{0, 0.01, 0.3, 0.5, 0.9, 0.999}[r.IntN(6)]
+		want := n
+		cum := 0.0
+		for j, id := range order {
+			cum += e[id]
+			if cum >= target {
+				want = j + 1
+				for want < n && e[order[want]] == e[id] {
+					want++
+				}
+				break
+			}
+		}
+		cand := slices.Clone(order)
+		r.Shuffle(n, func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
+		k, found := selectTopP(cand, e, target)
+		if !found || k != want {
+			t.Fatalf("it %d: selectTopP kept %d (found %v), want %d", it, k, found, want)
+		}
+		got := slices.Clone(cand[:k])
+		slices.Sort(got)
+		ref := slices.Clone(order[:want])
+		slices.Sort(ref)
+		if !slices.Equal(got, ref) {
+			t.Fatalf("it %d: selectTopP set differs", it)
+		}
+		if _, found := selectTopP(cand, e, total*2); found {
+			t.Fatalf("it %d: target above the total mass found", it)
+		}
+
+		// top-k
+		K := 1 + r.IntN(n)
+		r.Shuffle(n, func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
+		selectTopK(cand, e, K)
+		got = slices.Clone(cand[:K])
+		slices.Sort(got)
+		ref = slices.Clone(order[:K])
+		slices.Sort(ref)
+		if !slices.Equal(got, ref) {
+			t.Fatalf("it %d: selectTopK(%d) = %v, want %v", it, K, got, ref)
+		}
+	}
+}

@@ -19,7 +19,7 @@ func FuzzWorldVocab(f *testing.F) {
 	f.Add([]byte("1 '\\x00' 1\n"))
 	f.Add([]byte("12 '\\'\" 2\n"))
 	if data, err := os.ReadFile(sharedPath("tokenizers/" + WorldFile)); err == nil {
-		f.Add(data[:min(len(data), 1<<16)])
+		f.Add(data[:min(len(data), 1<<12)])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := ParseWorld(data)
