@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/rwkv-chat/rwkv-chat/internal/hub"
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
 	"github.com/rwkv-chat/rwkv-chat/internal/model"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // globalOptions are the flags every command shares.
@@ -54,7 +58,7 @@ func applyEnv(cmd *cobra.Command) error {
 			return
 		}
 		name := "RWKV_CHAT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
 			if e := f.Value.Set(v); e != nil {
 				err = usageErrorf("%s=%q: %v", name, v, e)
 			}
@@ -68,16 +72,63 @@ func applyEnv(cmd *cobra.Command) error {
 // modelOptions are the flags of commands that load a model.
 type modelOptions struct {
 	Path string
+	Pull bool
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.Path, "model", "m", "", "model file (.pth, .safetensors, rwkv.cpp .bin, .gguf)")
+	cmd.Flags().StringVarP(&o.Path, "model", "m", "", "model file (.pth, .safetensors, rwkv.cpp .bin, .gguf) or a cached catalogue name (default: "+hub.DefaultModel().Name+")")
+	cmd.Flags().BoolVar(&o.Pull, "pull", false, "download the model (and its tokenizer) first when it is not cached")
+}
+
+// resolve turns --model into a file: a path as given, else a catalogue name
+// or hub reference found in the cache; no --model means the default model.
+// A model that is not cached is fetched with --pull, else the error names
+// the exact command that fetches it.
+func (o *modelOptions) resolve() error {
+	if o.Path != "" && !isHubRef(o.Path) {
+		return nil // a file: the loader says what is wrong with it, if anything
+	}
+	p, err := hub.Resolve(o.Path)
+	if err == nil {
+		o.Path = p
+		return nil
+	}
+	if !errors.Is(err, hub.ErrNotCached) || !o.Pull {
+		var nc *hub.NotCachedError
+		if o.Path == "" && errors.As(err, &nc) {
+			return fmt.Errorf("no --model given and the default model %s is not downloaded yet; fetch it with: %s (or add --pull)", nc.Ref, nc.Command())
+		}
+		return err
+	}
+	p, err = hub.Pull(context.Background(), o.Path, hub.Options{Progress: os.Stderr, IsTTY: term.IsTerminal(int(os.Stderr.Fd())), Offline: hub.OfflineFromEnv()})
+	if err != nil {
+		return err
+	}
+	o.Path = p
+	return nil
+}
+
+// isHubRef reports whether --model names a catalogue entry or a hub
+// reference rather than an existing file.
+func isHubRef(ref string) bool {
+	if _, err := os.Stat(ref); err == nil {
+		return false
+	}
+	if strings.HasPrefix(ref, "hf.co/") || strings.HasPrefix(ref, "huggingface.co/") || strings.Contains(ref, "://") {
+		return true
+	}
+	for _, e := range hub.Current().Models {
+		if ref == e.Name || ref == e.File {
+			return true
+		}
+	}
+	return false
 }
 
 // load opens the model and reports how long it took.
 func (o *modelOptions) load() (*model.Model, time.Duration, error) {
-	if o.Path == "" {
-		return nil, 0, usageErrorf("no model given: use --model FILE")
+	if err := o.resolve(); err != nil {
+		return nil, 0, err
 	}
 	start := time.Now()
 	m, err := model.Open(o.Path, model.Options{})

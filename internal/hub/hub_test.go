@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -510,6 +512,22 @@ func TestPullCompletePartialNeedsNoNetwork(t *testing.T) {
 	}
 }
 
+func TestPullCompletePartialWithWrongBytes(t *testing.T) {
+	fx := newFixture(t)
+	os.MkdirAll(fx.dir, 0o755)
+	bad := append([]byte(nil), fx.model...)
+	bad[7] ^= 1
+	os.WriteFile(filepath.Join(fx.dir, "tiny-model.pth.partial"), bad, 0o644)
+	_, out, err := fx.pull("tiny", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.assertFile("tiny-model.pth", fx.model)
+	if !strings.Contains(out, "SHA-256 mismatch") || !strings.Contains(out, "retrying") {
+		t.Errorf("progress:\n%s", out)
+	}
+}
+
 func TestPullRangeNotSatisfiable(t *testing.T) {
 	// A complete partial of a file outside the catalogue: the server
 	// answers 416 and the partial is verified and installed.
@@ -533,6 +551,18 @@ func TestPullWrongHash(t *testing.T) {
 		_, _, err := fx.pull("tiny", Options{})
 		wantErr(t, err, "tiny-model.pth", "SHA-256 mismatch", sha(bad), fx.cat.Models[0].SHA256, "discarded")
 		fx.assertAbsent("tiny-model.pth", "tiny-model.pth.partial")
+	})
+	t.Run("catalogue and X-Linked-Etag disagree", func(t *testing.T) {
+		fx := newFixture(t)
+		fx.linkedEtag = strings.Repeat("cd", 32)
+		_, _, err := fx.pull("tiny", Options{})
+		wantErr(t, err, "tiny-model.pth", "changed upstream", strings.Repeat("cd", 32))
+		fx.assertAbsent("tiny-model.pth", "tiny-model.pth.partial")
+		for _, r := range fx.requests() {
+			if r.path == "/cdn/tiny-model.pth" {
+				t.Errorf("the file was downloaded")
+			}
+		}
 	})
 	t.Run("linked etag", func(t *testing.T) {
 		fx := newFixture(t)
@@ -559,6 +589,17 @@ func TestPullWrongSize(t *testing.T) {
 		_, _, err := fx.pull("tiny", Options{})
 		wantErr(t, err, "wrong size", "300001", "300000")
 		fx.assertAbsent("tiny-model.pth", "tiny-model.pth.partial")
+	})
+	t.Run("catalogue and X-Linked-Size disagree", func(t *testing.T) {
+		fx := newFixture(t)
+		fx.linkedSize = "123"
+		_, _, err := fx.pull("tiny", Options{})
+		wantErr(t, err, "wrong size", "123", "300000")
+		for _, r := range fx.requests() {
+			if r.path == "/cdn/tiny-model.pth" {
+				t.Errorf("the file was downloaded")
+			}
+		}
 	})
 	t.Run("linked size", func(t *testing.T) {
 		fx := newFixture(t)
@@ -830,6 +871,19 @@ func TestPullReadOnlyCacheDir(t *testing.T) {
 	fx.assertAbsent("tiny-model.pth", "tiny-model.pth.partial")
 }
 
+func TestPullReadOnlyFileSystem(t *testing.T) {
+	// What a read-only mount answers, simulated so that it runs as root too.
+	fx := newFixture(t)
+	old := openPartial
+	openPartial = func(name string, flag int) (partialFile, error) {
+		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EROFS}
+	}
+	t.Cleanup(func() { openPartial = old })
+	_, _, err := fx.pull("tiny", Options{})
+	wantErr(t, err, "cannot write to the cache directory", fx.dir, "read-only file system", "RWKV_CHAT_HOME")
+	fx.assertAbsent("tiny-model.pth", "tiny-model.pth.partial")
+}
+
 func TestPullCacheDirUnderAFile(t *testing.T) {
 	// Works as root too: the cache directory cannot be created.
 	fx := newFixture(t)
@@ -900,6 +954,21 @@ func TestPullCancelKeepsPartial(t *testing.T) {
 	fx.assertAbsent("tiny-model.pth")
 	if _, err := os.Stat(filepath.Join(fx.dir, "tiny-model.pth.partial")); err != nil {
 		t.Errorf("partial file: %v", err)
+	}
+}
+
+func TestRequestError(t *testing.T) {
+	tg := target{file: "m.pth", url: "https://huggingface.co/a/b/resolve/main/m.pth"}
+	dns := &url.Error{Op: "Get", URL: tg.url, Err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "huggingface.co", IsNotFound: true}}}
+	err := requestError(tg, dns)
+	var re retryable
+	if errors.As(err, &re) {
+		t.Errorf("an unknown host is retried: %v", err)
+	}
+	wantErr(t, err, "m.pth: cannot reach huggingface.co", "no such host", "no network?")
+	refused := &url.Error{Op: "Get", URL: tg.url, Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	if err := requestError(tg, refused); !errors.As(err, &re) {
+		t.Errorf("a refused connection is not retried: %v", err)
 	}
 }
 

@@ -191,6 +191,13 @@ func (l *linked) read(h http.Header) {
 	}
 }
 
+// conflicts reports whether the Hub describes another file than the
+// catalogue entry of t (the file changed upstream).
+func (l *linked) conflicts(t target) bool {
+	return (t.sha256 != "" && l.sha256 != "" && l.sha256 != t.sha256) ||
+		(t.size > 0 && l.size > 0 && l.size != t.size)
+}
+
 // attempt makes one request and appends what it gets to the partial file;
 // a complete, verified file is renamed to final.
 func (p *puller) attempt(ctx context.Context, t target, final string) error {
@@ -230,6 +237,9 @@ func (p *puller) attempt(ctx context.Context, t target, final string) error {
 		if r.Response != nil {
 			lk.read(r.Response.Header)
 		}
+		if lk.conflicts(t) {
+			return http.ErrUseLastResponse // reported below, before any byte is fetched
+		}
 		if check != nil {
 			return check(r, via)
 		}
@@ -248,6 +258,14 @@ func (p *puller) attempt(ctx context.Context, t target, final string) error {
 	defer resp.Body.Close()
 	lk.read(resp.Header)
 
+	if lk.conflicts(t) && lk.sha256 != t.sha256 {
+		_ = os.Remove(partial)
+		return fmt.Errorf("%s: the server's file has SHA-256 %s, the catalogue expects %s (the file changed upstream); nothing was downloaded", t.file, lk.sha256, t.sha256)
+	}
+	if lk.conflicts(t) {
+		_ = os.Remove(partial)
+		return sizeError(t, lk.size, t.size)
+	}
 	wantSize, wantSHA := t.size, t.sha256
 	if wantSize == 0 {
 		wantSize = lk.size
@@ -383,9 +401,25 @@ func (p *puller) attempt(ctx context.Context, t target, final string) error {
 	return p.finish(t, f, h, partial, final, got, wantSHA)
 }
 
+// hashError is a file whose SHA-256 is wrong; it was removed.
+type hashError struct{ err error }
+
+func (e hashError) Error() string { return e.err.Error() }
+func (e hashError) Unwrap() error { return e.err }
+
 // complete verifies and installs a partial file that already has all its
-// bytes.
+// bytes. When the bytes are wrong the partial file is removed and the
+// download starts over (retryable).
 func (p *puller) complete(t target, partial, final string, have, wantSize int64, wantSHA string) error {
+	err := p.completeOnce(t, partial, final, have, wantSize, wantSHA)
+	var he hashError
+	if errors.As(err, &he) {
+		return retryable{err}
+	}
+	return err
+}
+
+func (p *puller) completeOnce(t target, partial, final string, have, wantSize int64, wantSHA string) error {
 	f, err := openPartial(partial, os.O_RDWR)
 	if err != nil {
 		return diskError(p.dir, t, err)
@@ -405,7 +439,7 @@ func (p *puller) finish(t target, f partialFile, h hash.Hash, partial, final str
 	if wantSHA != "" && sum != wantSHA {
 		f.Close()
 		_ = os.Remove(partial)
-		return fmt.Errorf("%s: SHA-256 mismatch: got %s, want %s (corrupted download or a changed upstream file); the download was discarded", t.file, sum, wantSHA)
+		return hashError{fmt.Errorf("%s: SHA-256 mismatch: got %s, want %s (corrupted download or a changed upstream file); the download was discarded", t.file, sum, wantSHA)}
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
