@@ -90,7 +90,7 @@ func Parse(name string, data []byte) (*File, error) {
 	case FormatSafetensors:
 		err = f.parseSafetensors(data)
 	case FormatGGUF:
-		err = errors.New("GGUF files are not supported yet")
+		err = f.parseGGUF(data)
 	default:
 		err = unknownFormat(data)
 	}

@@ -27,6 +27,50 @@ func benchEncode(b *testing.B, tok Tokenizer) {
 func BenchmarkWorldEncode(b *testing.B) { benchEncode(b, loadWorld(b)) }
 func BenchmarkNeoXEncode(b *testing.B)  { benchEncode(b, loadNeoX(b)) }
 
+// BenchmarkNeoXEncodeCold empties the piece cache before each pass over the
+// file, so repeated words are only cached within a pass.
+func BenchmarkNeoXEncodeCold(b *testing.B) {
+	x := loadNeoX(b)
+	texts := lambadaText(b)
+	total := 0
+	for _, t := range texts {
+		total += len(t)
+	}
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sc := x.pool.Get().(*neoxScratch)
+		clear(sc.cache)
+		sc.arena = sc.arena[:0]
+		x.pool.Put(sc)
+		for _, t := range texts {
+			x.Encode(t)
+		}
+	}
+}
+
+// BenchmarkNeoXEncodeNoCache encodes with an empty cache for every line.
+func BenchmarkNeoXEncodeNoCache(b *testing.B) {
+	x := loadNeoX(b)
+	texts := lambadaText(b)
+	total := 0
+	for _, t := range texts {
+		total += len(t)
+	}
+	b.SetBytes(int64(total))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, t := range texts {
+			sc := x.pool.Get().(*neoxScratch)
+			clear(sc.cache)
+			sc.arena = sc.arena[:0]
+			x.pool.Put(sc)
+			x.Encode(t)
+		}
+	}
+}
+
 func benchDecode(b *testing.B, tok Tokenizer) {
 	texts := lambadaText(b)
 	var all [][]int

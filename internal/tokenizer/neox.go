@@ -57,8 +57,22 @@ type NeoX struct {
 
 // addedSet is a set of added tokens matched leftmost-longest.
 type addedSet struct {
-	first [256]bool
-	toks  []addedTok // sorted by length, longest first
+	first  [256]bool
+	single [256]bool      // a one-byte token is this byte
+	second [256][4]uint64 // bit c of second[a]: a token starts with a, c
+	toks   []addedTok     // sorted by length, longest first
+}
+
+func (a *addedSet) add(tok addedTok) {
+	a.toks = append(a.toks, tok)
+	c0 := tok.content[0]
+	a.first[c0] = true
+	if len(tok.content) == 1 {
+		a.single[c0] = true
+	} else {
+		c1 := tok.content[1]
+		a.second[c0][c1>>6] |= 1 << (c1 & 63)
+	}
 }
 
 type addedTok struct {
@@ -73,7 +87,11 @@ func (a *addedSet) find(s []byte) (int, int, int32) {
 		return -1, 0, 0
 	}
 	for i := 0; i < len(s); i++ {
-		if !a.first[s[i]] {
+		c0 := s[i]
+		if !a.first[c0] {
+			continue
+		}
+		if !a.single[c0] && (i+1 == len(s) || a.second[c0][s[i+1]>>6]&(1<<(s[i+1]&63)) == 0) {
 			continue
 		}
 		for _, t := range a.toks {
@@ -280,8 +298,7 @@ func ParseNeoX(data []byte) (*NeoX, error) {
 		if a.Normalized {
 			set = &t.norm
 		}
-		set.toks = append(set.toks, tok)
-		set.first[tok.content[0]] = true
+		set.add(tok)
 	}
 	for _, set := range []*addedSet{&t.raw, &t.norm} {
 		sort.SliceStable(set.toks, func(a, b int) bool { return len(set.toks[a].content) > len(set.toks[b].content) })
@@ -374,7 +391,13 @@ func (t *NeoX) IsSpecial(id int) bool {
 // Decode concatenates the bytes of ids, skipping ids out of range. Special
 // tokens give their text. The result need not be valid UTF-8.
 func (t *NeoX) Decode(ids []int) []byte {
-	return t.AppendDecode(nil, ids)
+	n := 0
+	for _, id := range ids {
+		if id >= 0 && id < len(t.offs)-1 {
+			n += int(t.offs[id+1] - t.offs[id])
+		}
+	}
+	return t.AppendDecode(make([]byte, 0, n), ids)
 }
 
 // AppendDecode appends the bytes of ids to dst, as Decode.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -340,6 +341,9 @@ func TestStreamDecoder(t *testing.T) {
 	if got := d.Flush(); got != "\xf0\x9f" {
 		t.Errorf("Flush = %q", got)
 	}
+}
+
+func TestStreamDecoderBytes(t *testing.T) {
 	// Bytes that can never complete are passed through at once.
 	b := NewStreamDecoder(Bytes())
 	for _, c := range []struct {
@@ -503,6 +507,71 @@ func TestPreTokenizer(t *testing.T) {
 		}
 		if strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("pieces(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestClassesAgainstGo compares the Unicode 16.0 classes with Go's tables:
+// they may only add letters and digits that Go's older tables lack.
+func TestClassesAgainstGo(t *testing.T) {
+	u := unicodeTables()
+	for _, rgs := range [][][2]int32{letterRanges16[:], numberRanges16[:], compExcl9[:]} {
+		for i := 1; i < len(rgs); i++ {
+			if rgs[i][0] <= rgs[i-1][1] || rgs[i][0] > rgs[i][1] {
+				t.Fatalf("ranges not sorted at %d: %x %x", i, rgs[i-1], rgs[i])
+			}
+		}
+	}
+	added := 0
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		mine := int(u.prop(r) & propClassMask)
+		var goCls int
+		switch {
+		case unicode.IsLetter(r):
+			goCls = clsLetter
+		case unicode.IsNumber(r):
+			goCls = clsNumber
+		case unicode.Is(unicode.White_Space, r):
+			goCls = clsSpace
+		}
+		if mine == goCls {
+			continue
+		}
+		if goCls != clsOther || unicode.Version != "15.0.0" {
+			if unicode.Version == "15.0.0" {
+				t.Errorf("U+%04X: class %d, Go %s says %d", r, mine, unicode.Version, goCls)
+			}
+			continue
+		}
+		added++
+	}
+	t.Logf("%d letters and digits of Unicode 15.1/16.0 unknown to Go's Unicode %s tables", added, unicode.Version)
+}
+
+func TestConcurrentEncode(t *testing.T) {
+	texts := lambadaText(t)[:200]
+	for _, tok := range []Tokenizer{loadWorld(t), loadNeoX(t)} {
+		want := make([][]int, len(texts))
+		for i, s := range texts {
+			want[i] = tok.Encode(s)
+		}
+		done := make(chan string, 4)
+		for g := 0; g < 4; g++ {
+			go func(g int) {
+				for k := range texts {
+					i := (k + g*37) % len(texts)
+					if !equalIDs(tok.Encode(texts[i]), want[i]) {
+						done <- tok.Name() + ": concurrent Encode differs"
+						return
+					}
+				}
+				done <- ""
+			}(g)
+		}
+		for g := 0; g < 4; g++ {
+			if msg := <-done; msg != "" {
+				t.Error(msg)
+			}
 		}
 	}
 }

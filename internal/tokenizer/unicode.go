@@ -44,7 +44,7 @@ const (
 	hSCount = hLCount * hNCount
 )
 
-var whiteSpace = [...][2]rune{
+var whiteSpace = [...][2]int32{
 	{0x0009, 0x000D}, {0x0020, 0x0020}, {0x0085, 0x0085}, {0x00A0, 0x00A0},
 	{0x1680, 0x1680}, {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F},
 	{0x205F, 0x205F}, {0x3000, 0x3000},
@@ -54,7 +54,8 @@ var whiteSpace = [...][2]rune{
 type unicodeData struct {
 	bmpProp [0x10000]uint8
 	bmpCCC  [0x10000]uint8
-	// supplementary planes: sorted code points with props / ccc != 0
+	// supplementary planes: the normalisation bits (the class comes from a
+	// binary search of the ranges) and ccc != 0
 	supProp map[rune]uint8
 	supCCC  map[rune]uint8
 	// decompositions: code point → decomp9 offset of its length field
@@ -80,20 +81,12 @@ func unicodeTables() *unicodeData {
 				u.supProp[r] = u.supProp[r]&^clear | bits
 			}
 		}
-		// Class: later sets win; ranges are disjoint across L, N and White_Space.
-		for _, rg := range letterRanges16 {
-			for r := rg[0]; r <= rg[1]; r++ {
-				setProp(r, clsLetter, propClassMask)
-			}
-		}
-		for _, rg := range numberRanges16 {
-			for r := rg[0]; r <= rg[1]; r++ {
-				setProp(r, clsNumber, propClassMask)
-			}
-		}
-		for _, rg := range whiteSpace {
-			for r := rg[0]; r <= rg[1]; r++ {
-				setProp(r, clsSpace, propClassMask)
+		// Class (BMP only): ranges are disjoint across L, N and White_Space.
+		for cls, rgs := range [][][2]int32{clsLetter: letterRanges16[:], clsNumber: numberRanges16[:], clsSpace: whiteSpace[:]} {
+			for _, rg := range rgs {
+				for r := rg[0]; r <= rg[1] && r < 0x10000; r++ {
+					setProp(r, uint8(cls), propClassMask)
+				}
 			}
 		}
 		for _, c := range cccRanges9 {
@@ -137,7 +130,20 @@ func (u *unicodeData) prop(r rune) uint8 {
 	if r < 0x10000 {
 		return u.bmpProp[r]
 	}
-	return u.supProp[r]
+	p := u.supProp[r]
+	switch {
+	case inRanges(letterRanges16[:], r):
+		p |= clsLetter
+	case inRanges(numberRanges16[:], r):
+		p |= clsNumber
+	}
+	return p
+}
+
+// inRanges reports whether r is in one of the sorted inclusive ranges.
+func inRanges(rgs [][2]int32, r rune) bool {
+	i := sort.Search(len(rgs), func(i int) bool { return rgs[i][1] >= r })
+	return i < len(rgs) && rgs[i][0] <= r
 }
 
 func (u *unicodeData) ccc(r rune) uint8 {

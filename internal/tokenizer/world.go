@@ -399,7 +399,13 @@ func (w *World) AppendEncode(dst []int, b []byte) []int {
 
 // Decode concatenates the bytes of ids; 0 and ids out of range are skipped.
 func (w *World) Decode(ids []int) []byte {
-	return w.AppendDecode(nil, ids)
+	n := 0
+	for _, id := range ids {
+		if id > 0 && id < len(w.offs)-1 {
+			n += int(w.offs[id+1] - w.offs[id])
+		}
+	}
+	return w.AppendDecode(make([]byte, 0, n), ids)
 }
 
 // AppendDecode appends the bytes of ids to dst.
