@@ -173,14 +173,12 @@ func (p *pasteReader) pasted(text string) []byte {
 }
 
 // joinTypedAhead marks the newlines of one read that are followed by more
-// text in the same read as pasted: only a final newline sends the line.
+// text in the same read as pasted (and the read's tabs with them): only a
+// final newline sends the line.
 func joinTypedAhead(b []byte) []byte {
 	end := len(b)
 	for end > 0 && (b[end-1] == '\r' || b[end-1] == '\n') {
 		end--
-	}
-	if end == len(b) {
-		return b // no final newline: nothing to send yet
 	}
 	if bytes.IndexAny(b[:end], "\r\n") < 0 {
 		return b
@@ -188,7 +186,10 @@ func joinTypedAhead(b []byte) []byte {
 	body := strings.ReplaceAll(string(b[:end]), "\r\n", "\n")
 	body = strings.ReplaceAll(body, "\r", "\n")
 	body = strings.NewReplacer("\n", string(markNewline), "\t", string(markTab)).Replace(body)
-	return append([]byte(body), '\r')
+	if end < len(b) {
+		body += "\r"
+	}
+	return []byte(body)
 }
 
 // partialSuffix is the length of the longest proper prefix of marker that

@@ -62,6 +62,7 @@ func applyEnv(cmd *cobra.Command) error {
 			if e := f.Value.Set(v); e != nil {
 				err = usageErrorf("%s=%q: %v", name, v, e)
 			}
+			f.Changed = true // a value from the environment counts as given
 		}
 	}
 	cmd.Flags().VisitAll(visit)

@@ -66,6 +66,13 @@ func newRootCmd(s *streams) *cobra.Command {
 	for _, c := range commands {
 		root.AddCommand(c(s))
 	}
+	// With no subcommand: chat on a terminal, help otherwise (issue 5).
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if s.InTTY && s.OutTTY {
+			return defaultChat(cmd, args)
+		}
+		return cmd.Help()
+	}
 	return root
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // WriteFileAtomic replaces path with data. On any error the previous file,
@@ -42,5 +44,29 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		_ = d.Sync() // make the rename durable where the OS allows it
 		d.Close()
 	}
+	removeStale(path)
 	return nil
+}
+
+// removeStale deletes temporary files that an earlier write of path left
+// behind when its process was killed; files younger than a minute may
+// belong to a write still in progress and are kept.
+func removeStale(path string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp-*"))
+	for _, p := range old {
+		if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > time.Minute {
+			os.Remove(p)
+		}
+	}
+}
+
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
