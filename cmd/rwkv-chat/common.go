@@ -11,6 +11,7 @@ import (
 	"github.com/rwkv-chat/rwkv-chat/internal/hub"
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
 	"github.com/rwkv-chat/rwkv-chat/internal/model"
+	"github.com/rwkv-chat/rwkv-chat/internal/tokenizer"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -151,4 +152,24 @@ func formatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// selectTokenizer picks the tokenizer for a loaded model: --tokenizer when
+// given, else the vocabulary stored in a GGUF file, else the one its
+// vocabulary size needs (tokenizer.Select).
+func selectTokenizer(m *model.Model, override, path string) (tokenizer.Tokenizer, error) {
+	if override == "" && m.File() != nil {
+		toks, err := m.File().WorldTokens()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if toks != nil {
+			w, err := tokenizer.NewWorldFromTokens(toks)
+			if err != nil {
+				return nil, fmt.Errorf("%s: tokenizer stored in the file: %w", path, err)
+			}
+			return w, nil
+		}
+	}
+	return tokenizer.Select(m.Cfg.Vocab, override, path)
 }

@@ -124,7 +124,7 @@ func (o *genOptions) load() (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := tokenizer.Select(m.Cfg.Vocab, o.Tokenizer, o.model.Path)
+	tok, err := selectTokenizer(m, o.Tokenizer, o.model.Path)
 	if err != nil {
 		m.Close()
 		return nil, err

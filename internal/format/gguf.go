@@ -57,7 +57,8 @@ const (
 	ggufMaxDims      = 4             // GGML_MAX_DIMS
 	ggufMaxKV        = 1 << 20       // metadata pairs
 	ggufMaxKeyLen    = 65535         // bytes in a key
-	ggufMaxArrayMeta = 1 << 22       // longer arrays are checked but not kept in Meta
+	ggufMaxArrayMeta = 1 << 20       // array elements kept in Meta, all arrays together; the rest are checked but not kept
+	ggufMaxString    = 64 << 20      // bytes in a metadata string (a chat template or tokenizer JSON is far less)
 	ggufMaxDepth     = 3             // nested arrays
 	ggufDefaultAlign = 32            // GGUF_DEFAULT_ALIGNMENT
 	ggufMaxAlign     = 1 << 24       // refuse absurd alignments
@@ -104,6 +105,7 @@ const (
 type ggufReader struct {
 	data []byte
 	off  int64
+	keep int64 // array elements that may still be kept in Meta
 }
 
 func (r *ggufReader) size() int64 { return int64(len(r.data)) }
@@ -202,7 +204,7 @@ func (r *ggufReader) value(typ uint32, what string, depth int) (any, error) {
 		}
 		return v, err
 	case ggufString:
-		return r.str(what, r.left())
+		return r.str(what, min(r.left(), ggufMaxString))
 	case ggufArray:
 		if depth >= ggufMaxDepth {
 			return nil, fmt.Errorf("%s: arrays nested more than %d deep", what, ggufMaxDepth)
@@ -224,9 +226,10 @@ func (r *ggufReader) value(typ uint32, what string, depth int) (any, error) {
 		if n > uint64(r.left()/ggufMinSize[et]) {
 			return nil, fmt.Errorf("%s at offset %d: %d %s elements cannot fit in the %d bytes left", what, start, n, ggufTypeNames[et], r.left())
 		}
-		keep := n <= ggufMaxArrayMeta
+		keep := n <= uint64(r.keep)
 		var out []any
 		if keep {
+			r.keep -= int64(n)
 			out = make([]any, 0, n)
 		}
 		for i := uint64(0); i < n; i++ {
@@ -286,7 +289,7 @@ type ggufTensorInfo struct {
 
 // parseGGUF reads a GGUF file and maps its tensors onto the rwkv.cpp names.
 func (f *File) parseGGUF(data []byte) error {
-	r := &ggufReader{data: data}
+	r := &ggufReader{data: data, keep: ggufMaxArrayMeta}
 	if err := r.need(4+4+8+8, "the GGUF header"); err != nil {
 		return err
 	}

@@ -922,17 +922,17 @@ func FuzzOpenGGUF(f *testing.F) {
 	f.Add(rawV7().bytes())
 	f.Add(newRaw().kvStr("general.architecture", "rwkv6").kvU32("rwkv6.wkv.head_size", 4).
 		f32s("blk.0.time_mix_lerp_fused.weight", 1, 8, 1, 1, 5).f32s("blk.0.time_mix_first.weight", 1, 4, 2).bytes())
-	// a produced file (a small synthetic RWKV-7 at Q8_0 with tokens)
+	// a produced file (a minute synthetic RWKV-7 at Q8_0 with tokens)
 	dir := f.TempDir()
 	p := filepath.Join(dir, "s.bin")
-	if err := synth.Write(p, synth.Spec{Arch: 7, Layers: 1, Embd: 64, Vocab: 260, HeadSize: 32, Type: tensor.F16}); err != nil {
+	if err := synth.Write(p, synth.Spec{Arch: 7, Layers: 1, Embd: 32, Vocab: 8, HeadSize: 32, Type: tensor.F16}); err != nil {
 		f.Fatal(err)
 	}
 	src, err := Open(p)
 	if err != nil {
 		f.Fatal(err)
 	}
-	plan, err := PlanGGUF(src, GGUFOptions{Type: tensor.Q8_0, Tokens: fakeTokens(260)})
+	plan, err := PlanGGUF(src, GGUFOptions{Type: tensor.Q8_0, Tokens: fakeTokens(8)})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -252,8 +252,8 @@ type GGUFPlan struct {
 	Vocab   int
 	Embd    int
 	Layers  int
-	// Types counts the output tensors per type; Fallbacks lists matrices
-	// that could not take the asked type, with the one they got.
+	// Types counts the output tensors per type; Fallbacks says which
+	// matrices could not take the asked type and what they got instead.
 	Types     map[tensor.DType]int
 	Fallbacks []string
 	KV        []GGUFKV
@@ -376,13 +376,7 @@ func canonicalize(f *File) (string, []*canonTensor, error) {
 			continue
 		}
 		layer, rest, inBlock := blockOf(t.Name)
-		fl := func() ([]float32, error) {
-			v, err := t.Float32s()
-			if err != nil {
-				return nil, err
-			}
-			return v, nil
-		}
+		fl := t.Float32s
 		switch {
 		case !inBlock:
 			pass(t, t.Shape)
@@ -767,6 +761,7 @@ func PlanGGUF(src *File, opt GGUFOptions) (*GGUFPlan, error) {
 	// Tensors.
 	global, block := ggufOutNames(a)
 	used := map[string]string{}
+	fallbacks := map[[3]string]int{} // (asked, given, row length) → matrices
 	add := func(gname, canonName string, shape []int, src *canonTensor, kind tensorKind, scale float32) error {
 		if prev, dup := used[gname]; dup {
 			return fmt.Errorf("tensors %s and %s both map to %s", prev, canonName, gname)
@@ -780,7 +775,7 @@ func PlanGGUF(src *File, opt GGUFOptions) (*GGUFPlan, error) {
 				want = tensor.Q8_0
 			}
 			if dt != want {
-				p.Fallbacks = append(p.Fallbacks, fmt.Sprintf("%s: %s (rows of %d)", canonName, dt, cols))
+				fallbacks[[3]string{want.String(), dt.String(), strconv.Itoa(cols)}]++
 			}
 		}
 		if dt.Quantized() && (len(src.shape) == 0 || src.shape[len(src.shape)-1] != cols) {
@@ -876,8 +871,20 @@ func PlanGGUF(src *File, opt GGUFOptions) (*GGUFPlan, error) {
 			return nil, fmt.Errorf("layer %d has %d of the 5 time_maa_w/k/v/r/g vectors", layer, len(ls))
 		}
 	}
+	for k, n := range fallbacks {
+		p.Fallbacks = append(p.Fallbacks, fmt.Sprintf("%d matrices with rows of %s are %s, not %s (which needs rows of a multiple of %d)",
+			n, k[2], k[1], k[0], blockOfName(k[0])))
+	}
 	sort.Strings(p.Fallbacks)
 	return p, nil
+}
+
+func blockOfName(name string) int {
+	dt, err := tensor.ParseDType(name)
+	if err != nil {
+		return 0
+	}
+	return dt.BlockElems()
 }
 
 // convertRows writes src as dt, scaled, a few rows at a time.
