@@ -61,3 +61,74 @@ func BenchmarkMatVec(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkMatMul(b *testing.B) {
+	rows, cols := 2048, 2048
+	for _, dt := range allTypes {
+		rng := rand.New(rand.NewPCG(10, uint64(dt)))
+		m, err := NewMat(dt, rows, cols, randWeights(rng, dt, rows, cols))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, T := range []int{64, 512} {
+			x := randVec(rng, T*cols)
+			y := make([]float32, T*rows)
+			for _, set := range Names() {
+				b.Run(fmt.Sprintf("%s/%s/T=%d", set, dt, T), func(b *testing.B) {
+					withSet(set, func() {
+						p := Default()
+						b.SetBytes(int64(m.Bytes()))
+						b.ResetTimer()
+						for i := 0; i < b.N; i++ {
+							p.MatMul(m, x, T, y)
+						}
+						b.ReportMetric(2*float64(rows*cols*T)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkWKV(b *testing.B) {
+	for _, shape := range [][2]int{{32, 64}, {12, 64}} { // 2048 and 768 channels
+		H, N := shape[0], shape[1]
+		c := newWKVCase(rand.New(rand.NewPCG(1, 2)), H, N)
+		y := make([]float32, H*N)
+		for _, set := range Names() {
+			im := Get(set)
+			b.Run(fmt.Sprintf("%s/v5/H%dN%d", set, H, N), func(b *testing.B) {
+				b.SetBytes(int64(4 * len(c.S)))
+				for i := 0; i < b.N; i++ {
+					im.WKV5(H, N, c.r, c.k, c.v, c.w, c.u, c.S, y)
+				}
+			})
+			b.Run(fmt.Sprintf("%s/v7/H%dN%d", set, H, N), func(b *testing.B) {
+				b.SetBytes(int64(4 * len(c.S)))
+				for i := 0; i < b.N; i++ {
+					im.WKV7(H, N, c.r, c.dec, c.k, c.v, c.kk, c.b, c.S, y)
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkActivations(b *testing.B) {
+	x := randVec(rand.New(rand.NewPCG(3, 4)), 4096)
+	out := make([]float32, len(x))
+	for _, set := range Names() {
+		im := Get(set)
+		b.Run(set+"/Exp", func(b *testing.B) {
+			b.SetBytes(4 * int64(len(x)))
+			for i := 0; i < b.N; i++ {
+				im.Exp(out, x)
+			}
+		})
+		b.Run(set+"/Sigmoid", func(b *testing.B) {
+			b.SetBytes(4 * int64(len(x)))
+			for i := 0; i < b.N; i++ {
+				im.Sigmoid(out, x)
+			}
+		})
+	}
+}

@@ -11,13 +11,17 @@ import (
 // is tested against.
 func genericImpl() *Impl {
 	return &Impl{
-		Name:   "generic",
-		Why:    "portable Go (no SIMD set for this CPU)",
-		MatVec: matVecGeneric,
-		MatMul: matMulGeneric,
-		Dot:    dotGeneric,
-		WKV5:   wkv5Generic,
-		WKV7:   wkv7Generic,
+		Name:         "generic",
+		Why:          "portable Go (no SIMD set for this CPU)",
+		MatVec:       matVecGeneric,
+		MatMul:       matMulGeneric,
+		MatMulQ:      matMulQGeneric,
+		QuantizeActs: quantizeActsGo,
+		Exp:          expGeneric,
+		Sigmoid:      sigmoidGeneric,
+		Dot:          dotGeneric,
+		WKV5:         wkv5Generic,
+		WKV7:         wkv7Generic,
 	}
 }
 
@@ -250,4 +254,25 @@ func wkv7Generic(H, N int, r, dec, k, v, kk, b, S, y []float32) {
 			y[o+i] = yi
 		}
 	}
+}
+
+// floatTail is Σ W[r][c]·x[c] for c in [from, Cols) of a float row.
+func floatTail(m *Mat, r, from int, x []float32) float32 {
+	c := m.Cols
+	var s float32
+	switch m.DType {
+	case tensor.F32:
+		for j, w := range m.f32[r*c+from : (r+1)*c] {
+			s += w * x[from+j]
+		}
+	case tensor.F16:
+		for j, h := range m.u16[r*c+from : (r+1)*c] {
+			s += f16Table[h] * x[from+j]
+		}
+	default:
+		for j, h := range m.u16[r*c+from : (r+1)*c] {
+			s += math.Float32frombits(uint32(h)<<16) * x[from+j]
+		}
+	}
+	return s
 }

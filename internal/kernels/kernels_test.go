@@ -144,3 +144,30 @@ func sameNonFinite(dt tensor.DType, got, want float32) bool {
 	}
 	return true
 }
+
+func TestSets(t *testing.T) {
+	for _, n := range Names() {
+		im := Get(n)
+		if im == nil || im.Name != n || im.Why == "" {
+			t.Fatalf("set %q: %+v", n, im)
+		}
+		if im.MatVec == nil || im.MatMul == nil || im.MatMulQ == nil || im.QuantizeActs == nil || im.Dot == nil || im.WKV5 == nil || im.WKV7 == nil || im.Exp == nil || im.Sigmoid == nil {
+			t.Fatalf("set %q has a nil kernel", n)
+		}
+		t.Logf("%s: %s", n, im.Why)
+	}
+	if Generic().Name != "generic" {
+		t.Fatalf("last set is %q", Generic().Name)
+	}
+	prev := Active()
+	defer func() { active = prev }()
+	if err := Use("generic"); err != nil || Active() != Generic() {
+		t.Fatalf("Use(generic): %v", err)
+	}
+	if err := Use("no-such-set"); err == nil {
+		t.Fatal("Use accepted an unknown set")
+	}
+	if err := Use("auto"); err != nil || Active() != Get(Names()[0]) {
+		t.Fatalf("Use(auto): %v", err)
+	}
+}

@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
 
 // The operations the model calls. Products run on the default pool, split by
 // output rows; everything else runs on the caller.
@@ -19,11 +22,25 @@ type matMulTask struct {
 	m       *Mat
 	x, y    []float32
 	T, ystr int
+	qa      *qActs // quantized activations (integer path), or nil
 }
 
 func (t *matMulTask) Run(w, lo, hi int) {
-	t.im.MatMul(t.m, t.x, t.T, t.y, t.ystr, lo, hi, t.p.Scratch(w, t.m.Cols))
+	if t.qa != nil {
+		t.im.MatMulQ(t.m, t.qa, t.y, t.ystr, lo, hi, t.p.ByteScratch(w, qScratchBytes(t.m.Cols)))
+		return
+	}
+	t.im.MatMul(t.m, t.x, t.T, t.y, t.ystr, lo, hi, t.p.Scratch(w, 4*t.m.Cols))
 }
+
+// quantTask quantizes the activations of a product, split by token octets.
+type quantTask struct {
+	im *Impl
+	qa *qActs
+	x  []float32
+}
+
+func (t *quantTask) Run(_, lo, hi int) { t.im.QuantizeActs(t.qa, t.x, lo, hi) }
 
 // rowAlign keeps each worker's rows a multiple of 4 so that results are the
 // same for any thread count (kernels may handle rows in groups).
@@ -45,11 +62,40 @@ func (p *Pool) MatMul(m *Mat, x []float32, T int, y []float32) {
 		return
 	}
 	p.mu.Lock()
-	p.mm = matMulTask{im: active, p: p, m: m, x: x[:T*m.Cols], y: y[:T*m.Rows], T: T, ystr: m.Rows}
-	p.parallel(m.Rows, rowAlign, &p.mm)
-	p.mm = matMulTask{}
+	p.matMul(active, m, x, T, y)
 	p.mu.Unlock()
 }
+
+// matMul runs im's product on the pool; p.mu is held.
+func (p *Pool) matMul(im *Impl, m *Mat, x []float32, T int, y []float32) {
+	x = x[:T*m.Cols]
+	p.mm = matMulTask{im: im, p: p, m: m, x: x, y: y[:T*m.Rows], T: T, ystr: m.Rows}
+	if intPath(m.DType) && integerPrefill.Load() {
+		// Quantize the activations once, before the rows are split.
+		p.qa.reset(T, m.Cols)
+		p.qt = quantTask{im: im, qa: &p.qa, x: x}
+		p.parallel(p.qa.no, 1, &p.qt)
+		p.qt = quantTask{}
+		p.mm.qa = &p.qa
+	}
+	p.parallel(m.Rows, rowAlign, &p.mm)
+	p.mm = matMulTask{}
+}
+
+// integerPrefill selects the integer path for quantized weights in MatMul.
+var integerPrefill = func() *atomic.Bool { var b atomic.Bool; b.Store(true); return &b }()
+
+// SetIntegerPrefill chooses how MatMul (T > 1) multiplies block-quantized
+// weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1). On (the default), the activations
+// are quantized to 8 bits per block of 32 and multiplied in integer
+// arithmetic, as ggml does: fast, with ggml-like activation rounding, so a
+// prefill differs slightly from token-by-token decoding (MatVec keeps
+// float activations). Off, the weights are dequantized to float32 and the
+// float kernels run: the results match MatVec to float rounding.
+func SetIntegerPrefill(on bool) { integerPrefill.Store(on) }
+
+// IntegerPrefill reports the current choice of SetIntegerPrefill.
+func IntegerPrefill() bool { return integerPrefill.Load() }
 
 // MatVec runs on the default pool.
 func MatVec(m *Mat, x, y []float32) { Default().MatVec(m, x, y) }

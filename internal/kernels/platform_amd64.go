@@ -3,7 +3,7 @@
 package kernels
 
 import (
-	"math"
+	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
@@ -19,13 +19,17 @@ func platformImpls() []*Impl {
 
 func avx2Impl() *Impl {
 	return &Impl{
-		Name:   "avx2",
-		Why:    "CPU has AVX2, FMA3 and F16C",
-		MatVec: matVecAVX2,
-		MatMul: matMulGeneric,
-		Dot:    dotAVX2Go,
-		WKV5:   wkv5Generic,
-		WKV7:   wkv7Generic,
+		Name:         "avx2",
+		Why:          "CPU has AVX2, FMA3 and F16C",
+		MatVec:       matVecAVX2,
+		MatMul:       matMulAVX2,
+		MatMulQ:      matMulQAVX2,
+		QuantizeActs: quantizeActsAVX2,
+		Exp:          expAVX2Go,
+		Sigmoid:      sigmoidAVX2Go,
+		Dot:          dotAVX2Go,
+		WKV5:         wkv5AVX2,
+		WKV7:         wkv7AVX2,
 	}
 }
 
@@ -112,15 +116,15 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 			w := m.Data[r*rb : (r+k)*rb]
 			switch m.DType {
 			case tensor.Q8_0:
-				mvQ8_0x4(&w[0], stride, &x[0], nb, &out)
+				mvQ8_0x4(&w[0], stride, &x[0], nb, &out, f16Table)
 			case tensor.Q4_0:
-				mvQ4_0x4(&w[0], stride, &x[0], nb, &out)
+				mvQ4_0x4(&w[0], stride, &x[0], nb, &out, f16Table)
 			case tensor.Q4_1:
-				mvQ4_1x4(&w[0], stride, &x[0], nb, &out)
+				mvQ4_1x4(&w[0], stride, &x[0], nb, &out, f16Table)
 			case tensor.Q5_0:
-				mvQ5_0x4(&w[0], stride, &x[0], nb, &out, q5lut)
+				mvQ5_0x4(&w[0], stride, &x[0], nb, &out, q5lut, f16Table)
 			default:
-				mvQ5_1x4(&w[0], stride, &x[0], nb, &out, q5lut)
+				mvQ5_1x4(&w[0], stride, &x[0], nb, &out, q5lut, f16Table)
 			}
 			copy(y[r:r+k], out[:k])
 			r += k
@@ -130,23 +134,262 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	}
 }
 
-// floatTail is Σ W[r][c]·x[c] for c in [from, Cols) of a float row.
-func floatTail(m *Mat, r, from int, x []float32) float32 {
+// matMulAVX2 is the float product: for each group of four rows the weights
+// are widened (or dequantized) once per token block into scratch (F32 rows
+// are used in place), then the 4×3 FMA kernel runs over the block's
+// tokens. Quantized weights come here when SetIntegerPrefill(false).
+func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, scratch []float32) {
 	c := m.Cols
-	var s float32
-	switch m.DType {
-	case tensor.F32:
-		for j, w := range m.f32[r*c+from : (r+1)*c] {
-			s += w * x[from+j]
-		}
-	case tensor.F16:
-		for j, h := range m.u16[r*c+from : (r+1)*c] {
-			s += f16Table[h] * x[from+j]
-		}
-	default:
-		for j, h := range m.u16[r*c+from : (r+1)*c] {
-			s += math.Float32frombits(uint32(h)<<16) * x[from+j]
+	n8 := c &^ 7
+	isFloat := m.DType == tensor.F32 || m.DType == tensor.F16 || m.DType == tensor.BF16
+	switch {
+	case lo >= hi:
+		return
+	case n8 == 0, !isFloat && n8 != c:
+		matMulGeneric(m, x, T, y, ystride, lo, hi, scratch)
+		return
+	}
+	x = x[:T*c]
+	// Tokens per block: keep a block of x within about 768 KiB (L2), or
+	// 1.5 MiB for quantized weights, whose dequantization costs more.
+	tb := (768 << 10) / (4 * c)
+	if !isFloat {
+		tb *= 2
+	}
+	tb -= tb % 3
+	tb = max(tb, 12)
+	if len(scratch) < 4*n8 { // callers outside the pool may pass Cols floats
+		scratch = make([]float32, 4*n8)
+	}
+	tile := scratch[:4*n8]
+	var out [12]float32
+	for t0 := 0; t0 < T; t0 += tb {
+		t1 := min(t0+tb, T)
+		for r := lo; r < hi; r += 4 {
+			k := min(4, hi-r)
+			var w *float32
+			wstride := n8 * 4
+			switch {
+			case m.DType == tensor.F32 && k == 4:
+				w, wstride = &m.f32[r*c], c*4
+			default:
+				for i := 0; i < 4; i++ {
+					dst := tile[i*n8 : (i+1)*n8]
+					switch {
+					case i >= k:
+						clear(dst)
+					case m.DType == tensor.F32:
+						copy(dst, m.f32[(r+i)*c:(r+i)*c+n8])
+					case m.DType == tensor.F16:
+						cvtF16(&dst[0], &m.u16[(r+i)*c], n8)
+					case m.DType == tensor.BF16:
+						cvtBF16(&dst[0], &m.u16[(r+i)*c], n8)
+					default: // quantized, whole blocks (n8 == c)
+						dequantRow(m, r+i, dst)
+					}
+				}
+				w = &tile[0]
+			}
+			for t := t0; t < t1; t += 3 {
+				nt := min(3, t1-t)
+				x0 := &x[t*c]
+				x1, x2 := x0, x0
+				if nt > 1 {
+					x1 = &x[(t+1)*c]
+				}
+				if nt > 2 {
+					x2 = &x[(t+2)*c]
+				}
+				mmF32x4x3(w, wstride, x0, x1, x2, n8, &out)
+				for tt := 0; tt < nt; tt++ {
+					xt := x[(t+tt)*c : (t+tt+1)*c]
+					for i := 0; i < k; i++ {
+						s := out[tt*4+i]
+						if n8 < c {
+							s += floatTail(m, r+i, n8, xt)
+						}
+						y[(t+tt)*ystride+r+i] = s
+					}
+				}
+			}
 		}
 	}
-	return s
+}
+
+// decodeTileGo decodes rows r..r+k-1 (k ≤ 4) of a quantized matrix into the
+// integer kernels' tile layout; rows past k are zero.
+func decodeTileGo(m *Mat, r, k int, wt []byte, dwc []float32) {
+	nb := m.Cols / 32
+	bb := m.DType.BlockBytes()
+	bs := 128
+	if m.DType == tensor.Q8_0 {
+		bs = 256
+	}
+	var u [32]byte
+	for i := 0; i < 4; i++ {
+		if i >= k {
+			for b := 0; b < nb; b++ {
+				clear(wt[b*bs+i*bs/4 : b*bs+(i+1)*bs/4])
+				dwc[8*b+2*i], dwc[8*b+2*i+1] = 0, 0
+			}
+			continue
+		}
+		row := m.Row(r + i)
+		for b := 0; b < nb; b++ {
+			d, c := decodeQBlock(m.DType, row[b*bb:(b+1)*bb], &u)
+			dwc[8*b+2*i], dwc[8*b+2*i+1] = d, c
+			if m.DType == tensor.Q8_0 {
+				dst := wt[b*bs+i*64:]
+				for j, v := range u {
+					dst[j] = byte(max(int8(v), -int8(v))) // |w| (−128 stays 0x80 = 128)
+					dst[32+j] = v
+				}
+				continue
+			}
+			copy(wt[b*bs+i*32:], u[:])
+		}
+	}
+}
+
+// matMulQAVX2 runs the integer-path kernels: each group of four rows is
+// decoded once, then multiplied with every token octet.
+func matMulQAVX2(m *Mat, a *qActs, y []float32, ystride, lo, hi int, scratch []byte) {
+	if lo >= hi {
+		return
+	}
+	nb := m.Cols / 32
+	bs := 128
+	if m.DType == tensor.Q8_0 {
+		bs = 256
+	}
+	wt := scratch[:nb*bs]
+	dwc := unsafe.Slice((*float32)(unsafe.Pointer(&scratch[nb*256])), 8*nb)
+	qw := qWeightsOf(m.DType)
+	var out [32]float32
+	args := qmmArgs{wt: &wt[0], dwc: &dwc[0], nb: nb, out: &out, shift: 64}
+	switch qw.off {
+	case 8:
+		args.shift = 3
+	case 16:
+		args.shift = 4
+	}
+	if qw.hasM {
+		args.hasM = 1
+	}
+	// Octets per block: keep a block of activations within about 1 MiB
+	// (L2); the rows are decoded again for every block.
+	ob := max(4, (1<<20)/(nb*qaBlockBytes))
+	for o0 := 0; o0 < a.no; o0 += ob {
+		o1 := min(o0+ob, a.no)
+		for r := lo; r < hi; r += 4 {
+			k := min(4, hi-r)
+			decodeTileAVX2(m, r, k, wt, dwc)
+			for o := o0; o < o1; o++ {
+				args.xq = &a.block(o, 0)[0]
+				switch m.DType { // a direct call keeps args on the stack
+				case tensor.Q8_0:
+					mmQ8x8(&args)
+				case tensor.Q5_0, tensor.Q5_1:
+					mmQ5x8(&args)
+				default:
+					mmQ4x8(&args)
+				}
+				for tt := 0; tt < 8 && o*8+tt < a.T; tt++ {
+					yt := y[(o*8+tt)*ystride+r:]
+					for i := 0; i < k; i++ {
+						yt[i] = out[i*8+tt]
+					}
+				}
+			}
+		}
+	}
+}
+
+// quantizeActsAVX2 is quantizeActsGo with the per-token work in assembly.
+func quantizeActsAVX2(a *qActs, x []float32, lo, hi int) { quantizeActsTok(a, x, lo, hi, quantTok) }
+
+// decodeTileAVX2 is decodeTileGo with the rows decoded in assembly.
+func decodeTileAVX2(m *Mat, r, k int, wt []byte, dwc []float32) {
+	nb := m.Cols / 32
+	slot := 32
+	dec := decQ4_0
+	switch m.DType {
+	case tensor.Q4_1:
+		dec = decQ4_1
+	case tensor.Q5_0:
+		dec = decQ5_0
+	case tensor.Q5_1:
+		dec = decQ5_1
+	case tensor.Q8_0:
+		dec, slot = decQ8_0, 64
+	}
+	bs := 4 * slot
+	_ = wt[nb*bs-1]
+	_ = dwc[8*nb-1]
+	for i := 0; i < 4; i++ {
+		if i < k {
+			dec(&m.Row(r + i)[0], nb, &wt[i*slot], &dwc[2*i])
+			continue
+		}
+		for b := 0; b < nb; b++ {
+			clear(wt[b*bs+i*slot : b*bs+(i+1)*slot])
+			dwc[8*b+2*i], dwc[8*b+2*i+1] = 0, 0
+		}
+	}
+}
+
+// wkv5AVX2 runs the assembly head kernels when N is a multiple of 8.
+func wkv5AVX2(H, N int, r, k, v, w, u, S, y []float32) {
+	if N%8 != 0 {
+		wkv5Generic(H, N, r, k, v, w, u, S, y)
+		return
+	}
+	C := H * N
+	r, k, v, w, u, S, y = r[:C], k[:C], v[:C], w[:C], u[:C], S[:C*N], y[:C]
+	for h := 0; h < H; h++ {
+		o := h * N
+		var ruk float32
+		for i := o; i < o+N; i++ {
+			ruk += r[i] * u[i] * k[i]
+		}
+		j := 0
+		for ; j+32 <= N; j += 32 {
+			wkv5x32(&S[o*N+j], N, &r[o], &k[o], &w[o], &v[o+j], &y[o+j], &ruk)
+		}
+		for ; j < N; j += 8 {
+			wkv5x8(&S[o*N+j], N, &r[o], &k[o], &w[o], &v[o+j], &y[o+j], &ruk)
+		}
+	}
+}
+
+// wkv7AVX2 runs the assembly head kernel when N is a multiple of 8.
+func wkv7AVX2(H, N int, r, dec, k, v, kk, b, S, y []float32) {
+	if N%8 != 0 {
+		wkv7Generic(H, N, r, dec, k, v, kk, b, S, y)
+		return
+	}
+	C := H * N
+	r, dec, k, v, kk, b, S, y = r[:C], dec[:C], k[:C], v[:C], kk[:C], b[:C], S[:C*N], y[:C]
+	for h := 0; h < H; h++ {
+		o := h * N
+		wkv7Head(&S[o*N], N, &r[o], &dec[o], &k[o], &kk[o], &b[o], &v[o], &y[o])
+	}
+}
+
+func expAVX2Go(out, x []float32) {
+	n8 := len(x) &^ 7
+	out = out[:len(x)]
+	if n8 > 0 {
+		expAVX2(&out[0], &x[0], n8)
+	}
+	expGeneric(out[n8:], x[n8:])
+}
+
+func sigmoidAVX2Go(out, x []float32) {
+	n8 := len(x) &^ 7
+	out = out[:len(x)]
+	if n8 > 0 {
+		sigmoidAVX2(&out[0], &x[0], n8)
+	}
+	sigmoidGeneric(out[n8:], x[n8:])
 }

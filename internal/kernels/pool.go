@@ -28,6 +28,8 @@ type Pool struct {
 	// Reused task values, so that an operation allocates nothing.
 	mv matVecTask
 	mm matMulTask
+	qt quantTask
+	qa qActs // quantized activations of the current product
 }
 
 // NewPool starts n-1 workers (the caller's goroutine is worker 0).

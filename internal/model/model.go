@@ -123,6 +123,7 @@ type scratch struct {
 	xr, xk, xv, xg, xw, xa []float32 // T×C
 	r, k, v, g, w, a, y    []float32 // T×A
 	kk, b, vf, tmp         []float32 // T×A
+	act                    []float32 // T×A, activation temporaries
 	lora                   []float32 // T×(largest LoRA rank·5)
 	lora2                  []float32 // T×C
 	fk                     []float32 // T×F
@@ -145,7 +146,7 @@ func (m *Model) ensureScratch(T int, all bool) {
 		s.x, s.xx, s.sx, s.out = mk(C), mk(C), mk(C), mk(C)
 		s.xr, s.xk, s.xv, s.xg, s.xw, s.xa = mk(C), mk(C), mk(C), mk(C), mk(C), mk(C)
 		s.r, s.k, s.v, s.g, s.w, s.a, s.y = mk(A), mk(A), mk(A), mk(A), mk(A), mk(A), mk(A)
-		s.kk, s.b, s.vf, s.tmp = mk(A), mk(A), mk(A), mk(A)
+		s.kk, s.b, s.vf, s.tmp, s.act = mk(A), mk(A), mk(A), mk(A), mk(A)
 		s.lora, s.lora2 = mk(m.maxLoRA()), mk(max(C, A))
 		s.fk = mk(F)
 		s.lnOut = mk(C)
@@ -333,23 +334,26 @@ func lerp(out, xx, sx, mu []float32) {
 	}
 }
 
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+// The element-wise activations run on the kernel set's vector Exp and
+// Sigmoid (they are a large share of prefill time otherwise).
 
-func sigmoidAll(v []float32) {
-	for i, x := range v {
-		v[i] = sigmoid(x)
-	}
+func sigmoidAll(v []float32) { kernels.Sigmoid(v, v) }
+
+// siluAll sets v = v·σ(v), using tmp (len ≥ len(v)) for σ.
+func siluAll(v, tmp []float32) {
+	tmp = tmp[:len(v)]
+	kernels.Sigmoid(tmp, v)
+	mul(v, tmp)
 }
 
-func siluAll(v []float32) {
-	for i, x := range v {
-		v[i] = x * sigmoid(x)
-	}
-}
-
+// tanhAll uses tanh(x) = 2σ(2x) − 1.
 func tanhAll(v []float32) {
-	for i, x := range v {
-		v[i] = float32(math.Tanh(float64(x)))
+	for i := range v {
+		v[i] *= 2
+	}
+	kernels.Sigmoid(v, v)
+	for i := range v {
+		v[i] = 2*v[i] - 1
 	}
 }
 
@@ -404,7 +408,7 @@ func (m *Model) timeMix5(l *layer, i int, st *State, T int) {
 	if l.gate != nil {
 		mix(s.xg[:T*C], xx, sx, l.mixG)
 		kernels.MatMul(l.gate, s.xg, T, g)
-		siluAll(g)
+		siluAll(g, s.act)
 	}
 	S := st.wkv(i)
 	for t := 0; t < T; t++ {
@@ -455,7 +459,7 @@ func (m *Model) timeMix6(l *layer, i int, st *State, T int) {
 	kernels.MatMul(l.key, s.xk, T, k)
 	kernels.MatMul(l.value, s.xv, T, v)
 	kernels.MatMul(l.gate, s.xg, T, g)
-	siluAll(g)
+	siluAll(g, s.act)
 	// w = exp(−exp(time_decay + W_d2·tanh(W_d1·x_w))), per channel and token.
 	dd := l.decW1.Rows
 	hd := s.lora[:T*dd]
@@ -463,11 +467,13 @@ func (m *Model) timeMix6(l *layer, i int, st *State, T int) {
 	tanhAll(hd)
 	kernels.MatMul(l.decW2, hd, T, w)
 	for t := 0; t < T; t++ {
-		for j := 0; j < A; j++ {
-			q := t*A + j
-			w[q] = float32(math.Exp(-math.Exp(float64(l.decay[j] + w[q]))))
-		}
+		add(w[t*A:(t+1)*A], l.decay)
 	}
+	kernels.Exp(w, w)
+	for i := range w {
+		w[i] = -w[i]
+	}
+	kernels.Exp(w, w)
 	S := st.wkv(i)
 	for t := 0; t < T; t++ {
 		o := t * A
@@ -507,12 +513,21 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 	m.loraApply(l.w1, l.w2, s.xw, T, tanhAll, w)
 	m.loraApply(l.a1, l.a2, s.xa, T, nil, a)
 	m.loraApply(l.g1, l.g2, s.xg, T, sigmoidAll, g)
+	// a = σ(a0 + …); dec = exp(−0.606531·σ(w0 + w_l)).
 	for t := 0; t < T; t++ {
 		o := t * A
-		at, kt, kkt, wt, bt := a[o:o+A], k[o:o+A], kk[o:o+A], w[o:o+A], b[o:o+A]
-		for j := range at {
-			at[j] = sigmoid(l.a0[j] + at[j])
-		}
+		add(a[o:o+A], l.a0)
+		add(w[o:o+A], l.w0)
+	}
+	kernels.Sigmoid(a, a)
+	kernels.Sigmoid(w, w)
+	for i := range w {
+		w[i] *= -0.606531
+	}
+	kernels.Exp(w, w)
+	for t := 0; t < T; t++ {
+		o := t * A
+		at, kt, kkt, bt := a[o:o+A], k[o:o+A], kk[o:o+A], b[o:o+A]
 		// kk = normalize(k ⊙ k_k) per head, from the original k.
 		for j := range kkt {
 			kkt[j] = kt[j] * l.kk[j]
@@ -531,16 +546,18 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 		for j := range kt {
 			kt[j] *= 1 + (at[j]-1)*l.ka[j]
 			bt[j] = kkt[j] * at[j]
-			wt[j] = float32(math.Exp(-0.606531 * float64(sigmoid(l.w0[j]+wt[j]))))
 		}
 	}
 	if i == 0 {
 		copy(vf, v)
 	} else {
 		m.loraApply(l.v1, l.v2, s.xv, T, nil, tmp)
+		for t := 0; t < T; t++ {
+			add(tmp[t*A:(t+1)*A], l.v0)
+		}
+		kernels.Sigmoid(tmp, tmp)
 		for q := range v {
-			j := q % A
-			v[q] += (vf[q] - v[q]) * sigmoid(l.v0[j]+tmp[q])
+			v[q] += (vf[q] - v[q]) * tmp[q]
 		}
 	}
 	S := st.wkv(i)

@@ -94,8 +94,13 @@ func TestTinyExpectedLogits(t *testing.T) {
 				m := open(t, f, opt)
 				want := testutil.Float32s(t, filepath.Join(dir, "expected-logits-"+name+".bin"))
 				var serial []float32
-				for _, chunk := range []int{1, 64} {
-					got, _ := feed(t, m, []int{34, 105, 110}, chunk)
+				// Chunk 1 is the serial step, 64 sequence mode; -64 is
+				// sequence mode with the integer prefill path off, which
+				// dequantizes exactly like the serial step.
+				for _, chunk := range []int{1, 64, -64} {
+					kernels.SetIntegerPrefill(chunk > 0)
+					got, _ := feed(t, m, []int{34, 105, 110}, max(chunk, -chunk))
+					kernels.SetIntegerPrefill(true)
 					maxd, sum := diff(got, want)
 					switch typ {
 					case "FP32":
@@ -112,14 +117,24 @@ func TestTinyExpectedLogits(t *testing.T) {
 						if !ok {
 							t.Fatalf("no reference figures for %s", base)
 						}
-						if math.Abs(maxd-q[0]) > 0.01 || math.Abs(sum-q[1]) > 0.01 {
+						// Serial steps dequantize the weights exactly (spec
+						// §14.1 table). Sequence mode quantizes activations
+						// to 8 bits for integer dot products, as ggml does,
+						// so it is held to the serial result instead.
+						if chunk != 64 && (math.Abs(maxd-q[0]) > 0.01 || math.Abs(sum-q[1]) > 0.01) {
 							t.Errorf("chunk %d: max|Δ| %.4g ΣΔ %.4f, want %.4g and %.4f (±0.01)", chunk, maxd, sum, q[0], q[1])
 						}
 					}
 					if serial == nil {
 						serial = got
-					} else if d, _ := diff(got, serial); d > 1e-5 {
-						t.Errorf("sequence vs serial max|Δ| %.3g > 1e-5", d)
+						continue
+					}
+					tol := 1e-5
+					if chunk == 64 && typ != "FP32" && typ != "FP16" {
+						tol = 0.1 // 8-bit activations in the integer prefill path; measured ≤ 0.07
+					}
+					if d, _ := diff(got, serial); d > tol {
+						t.Errorf("sequence vs serial max|Δ| %.3g > %g", d, tol)
 					}
 				}
 			})

@@ -1,0 +1,128 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
+)
+
+func sameBits(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestThreadsIndependent checks that pools of 1, 2 and 3 workers give
+// bit-identical products, for every set and type.
+func TestThreadsIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	pools := []*Pool{NewPool(1), NewPool(2), NewPool(3)}
+	for _, set := range append(Names(), "exact") {
+		integer := set != "exact"
+		if !integer {
+			set = Names()[0]
+		}
+		withSet(set, func() {
+			prev := IntegerPrefill()
+			SetIntegerPrefill(integer)
+			defer SetIntegerPrefill(prev)
+			for _, dt := range allTypes {
+				for _, shape := range [][2]int{{37, 96}, {64, 256}, {13, 320}} {
+					rows, cols := shape[0], shape[1]
+					m := newTestMat(t, dt, rows, cols, randWeights(rng, dt, rows, cols), 0)
+					for _, T := range []int{1, 5, 19} {
+						x := randVec(rng, T*cols)
+						var ref []float32
+						for i, p := range pools {
+							y := make([]float32, T*rows)
+							p.MatMul(m, x, T, y)
+							if i == 0 {
+								ref = y
+								continue
+							}
+							if j := sameBits(ref, y); j >= 0 {
+								t.Fatalf("%s %s %dx%d T=%d: %d threads differ from 1 at %d: %v vs %v", set, dt, rows, cols, T, p.Threads(), j, y[j], ref[j])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestNoAllocs checks that products allocate nothing once the pool's
+// buffers have grown.
+func TestNoAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	p := NewPool(2)
+	for _, set := range Names() {
+		withSet(set, func() {
+			for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q5_1} {
+				rows, cols := 64, 256
+				m := newTestMat(t, dt, rows, cols, randWeights(rng, dt, rows, cols), 0)
+				x := randVec(rng, 8*cols)
+				y := make([]float32, 8*rows)
+				if n := testing.AllocsPerRun(20, func() { p.MatVec(m, x, y) }); n != 0 {
+					t.Errorf("%s %s MatVec: %v allocations per call", set, dt, n)
+				}
+				if n := testing.AllocsPerRun(20, func() { p.MatMul(m, x, 8, y) }); n != 0 {
+					t.Errorf("%s %s MatMul: %v allocations per call", set, dt, n)
+				}
+			}
+		})
+	}
+}
+
+type countTask struct{ hits []int32 }
+
+func (c *countTask) Run(_, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		c.hits[i]++
+	}
+}
+
+// TestPoolCalls checks that every index is run exactly once per call, with
+// back-to-back calls and with pauses between them.
+func TestPoolCalls(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, n := range []int{1, 2, 3, 5} {
+		p := NewPool(n)
+		for call := 0; call < 400; call++ {
+			total := rng.IntN(300)
+			align := 1 + rng.IntN(5)
+			c := &countTask{hits: make([]int32, total)}
+			p.Parallel(total, align, c)
+			for i, h := range c.hits {
+				if h != 1 {
+					t.Fatalf("pool %d call %d: index %d of %d run %d times", n, call, i, total, h)
+				}
+			}
+			if call%50 == 49 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+}
+
+type nopTask struct{}
+
+func (nopTask) Run(_, _, _ int) {}
+
+func BenchmarkPoolDispatch(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		p := NewPool(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				p.Parallel(64, 4, nopTask{})
+			}
+		})
+	}
+}
