@@ -24,8 +24,8 @@ go test -count=1 ./...
 step "go test -tags purego (generic kernels only)"
 go test -count=1 -tags purego ./internal/kernels/ ./internal/model/
 
-step "go test -race (packages without assembly on the hot path use the generic twin)"
-go test -count=1 -race -tags purego ./internal/...
+step "go test -race -short (the assembly-bound paths run as their generic twins)"
+go test -count=1 -race -short -tags purego ./internal/... ./cmd/...
 
 step "cross-compile"
 for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64; do

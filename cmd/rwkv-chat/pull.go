@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/hub"
 	"github.com/spf13/cobra"
@@ -35,7 +33,7 @@ its size and SHA-256 are verified. The path of the file is printed on stdout.`,
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop, stopped := withSignals(cmd.Context())
 			defer stop()
 			o := opts
 			o.Progress = s.Err
@@ -44,6 +42,9 @@ its size and SHA-256 are verified. The path of the file is printed on stdout.`,
 			if err != nil {
 				if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 					fmt.Fprintf(s.Err, "rwkv-chat: %v\n", err)
+					if e := stopped(); e != nil {
+						return e
+					}
 					return errInterrupted
 				}
 				return err

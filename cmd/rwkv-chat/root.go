@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,6 +21,7 @@ const (
 	exitError       = 1
 	exitUsage       = 2
 	exitInterrupted = 130
+	exitTerminated  = 143
 )
 
 // streams are the IO of one invocation, injected so commands are testable.
@@ -46,6 +51,42 @@ func usageErrorf(format string, a ...any) error { return usageError{fmt.Errorf(f
 
 // errInterrupted ends a command stopped by the user (exit code 130).
 var errInterrupted = errors.New("interrupted")
+
+// errTerminated ends a command stopped by SIGTERM (exit code 143, the
+// status a process killed by SIGTERM has, so it is the same in every phase).
+var errTerminated = errors.New("terminated")
+
+// withSignals cancels ctx on SIGINT or SIGTERM; stopped returns the error
+// that says which one came (errInterrupted or errTerminated), or nil.
+func withSignals(parent context.Context) (ctx context.Context, stop func(), stopped func() error) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			got.Store(sig)
+			cancel()
+		case <-done:
+		}
+	}()
+	stop = func() { signal.Stop(ch); close(done); cancel() }
+	stopped = func() error {
+		switch got.Load() {
+		case nil:
+			return nil
+		case syscall.SIGTERM:
+			return errTerminated
+		}
+		return errInterrupted
+	}
+	return ctx, stop, stopped
+}
 
 // commands lists the constructors of the subcommands; each command's file
 // adds itself in an init function.
@@ -87,6 +128,9 @@ func execute(args []string, s *streams) int {
 	}
 	if errors.Is(err, errInterrupted) {
 		return exitInterrupted
+	}
+	if errors.Is(err, errTerminated) {
+		return exitTerminated
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(s.Err, "rwkv-chat: %s\n", msg)

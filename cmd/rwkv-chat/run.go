@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/prompt"
@@ -50,7 +49,8 @@ about it: the template puts the question first, then the document, then the
 question again (an RNN reads once and cannot look back). With no --prompt, stdin
 is the message. --file FILE gives the document explicitly.
 
-Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted.`,
+Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM). A reader that closes stdout early ends run quietly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), o, s) },
 	}
@@ -120,11 +120,10 @@ func runRun(ctx context.Context, o *runOptions, s *streams) error {
 		return err
 	}
 	defer l.m.Close()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop, stopped := withSignals(ctx)
 	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sess, err := o.gen.newSession(l)
 	if err != nil {
 		return err
@@ -143,12 +142,21 @@ func runRun(ctx context.Context, o *runOptions, s *streams) error {
 			if _, werr = w.WriteString(t); werr == nil {
 				werr = w.Flush()
 			}
+			if werr != nil {
+				cancel() // nobody gets the answer: stop generating it
+			}
 		}
 	}
 	text, err := sess.Reply(ctx, msg, out)
+	if werr != nil {
+		return quietPipe(werr) // the reply was cut: the session is not saved
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			w.Flush()
+			if e := stopped(); e != nil {
+				return e
+			}
 			return errInterrupted
 		}
 		return err
@@ -170,8 +178,10 @@ func runRun(ctx context.Context, o *runOptions, s *streams) error {
 	return quietPipe(werr)
 }
 
-// quietPipe turns a write to a closed pipe into a quiet success, as
-// `rwkv-chat run … | head -c 20` expects.
+// quietPipe turns a write to a closed pipe (EPIPE) into a quiet success,
+// as `rwkv-chat run … | head -c 20` expects. On Unix the binary itself
+// never sees EPIPE on stdout: the Go runtime ends it with SIGPIPE at that
+// write (status 141 in a shell, nothing on stderr), like any filter.
 func quietPipe(err error) error {
 	if err == nil || errors.Is(err, syscall.EPIPE) {
 		return nil

@@ -89,10 +89,17 @@ var storageDTypes = map[string]string{
 
 // Interpreter limits.
 const (
-	maxStack   = 1_000_000 // values on the stack
-	maxMarks   = 100_000   // open MARKs
-	maxMemo    = 1_000_000 // memo entries
+	maxStack   = 1 << 18 // values on the stack (pickle batches items by 1000)
+	maxMarks   = 100_000 // open MARKs
+	maxMemo    = 1 << 18 // memo entries (a state dict uses 8 a tensor)
 	maxTensDim = maxDims
+	// maxPickleAlloc caps the memory the values of a pickle may take, as
+	// an estimate in bytes that counts garbage too. A torch.save state
+	// dict is charged about 2 KB a tensor, so this allows some 15,000
+	// tensors (ten times the largest RWKV checkpoint), while deep or wide
+	// structures (nested lists, millions of dicts or memo entries) are
+	// refused before they take much memory.
+	maxPickleAlloc = 32 << 20
 )
 
 func pyTypeName(v any) string {
@@ -133,6 +140,7 @@ type unpickler struct {
 	stack []any
 	marks []int
 	memo  map[uint32]any
+	alloc int64 // estimated bytes allocated so far (see charge)
 }
 
 // unpickle runs the pickle program in data and returns the value STOP leaves.
@@ -204,8 +212,50 @@ func (u *unpickler) push(v any) error {
 	if len(u.stack) >= maxStack {
 		return fmt.Errorf("stack grows beyond %d items", maxStack)
 	}
+	n := 16 + valueSize(v)
+	if len(u.stack) == cap(u.stack) {
+		n += 16 * cap(u.stack) // append copies the stack
+	}
+	if err := u.charge(n); err != nil {
+		return err
+	}
 	u.stack = append(u.stack, v)
 	return nil
+}
+
+// charge counts n bytes against maxPickleAlloc.
+func (u *unpickler) charge(n int) error {
+	u.alloc += int64(n)
+	if u.alloc > maxPickleAlloc {
+		return fmt.Errorf("the pickle builds more than %d MB of values (a state dict needs far less)", maxPickleAlloc>>20)
+	}
+	return nil
+}
+
+// valueSize estimates the bytes behind a value on top of its stack slot
+// (strings are charged when they are read).
+func valueSize(v any) int {
+	switch v := v.(type) {
+	case int64, float64:
+		return 8
+	case string:
+		return 16
+	case []byte:
+		return 24
+	case pyTuple:
+		return 24 + 16*len(v)
+	case *pyList:
+		return 32
+	case *pyDict:
+		return 128
+	case pyGlobal:
+		return 32 + len(v.module) + len(v.name)
+	case *pyStorage:
+		return 64 + len(v.key)
+	case *pyTensor:
+		return 96 + 16*len(v.size)
+	}
+	return 0
 }
 
 func (u *unpickler) pop() (any, error) {
@@ -233,6 +283,9 @@ func (u *unpickler) popMark() ([]any, error) {
 	}
 	m := u.marks[len(u.marks)-1]
 	u.marks = u.marks[:len(u.marks)-1]
+	if err := u.charge(16 * (len(u.stack) - m)); err != nil {
+		return nil, err
+	}
 	items := append([]any(nil), u.stack[m:]...)
 	u.stack = u.stack[:m]
 	return items, nil
@@ -243,8 +296,13 @@ func (u *unpickler) memoPut(idx uint32) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := u.memo[idx]; !ok && len(u.memo) >= maxMemo {
-		return fmt.Errorf("memo grows beyond %d entries", maxMemo)
+	if _, ok := u.memo[idx]; !ok {
+		if len(u.memo) >= maxMemo {
+			return fmt.Errorf("memo grows beyond %d entries", maxMemo)
+		}
+		if err := u.charge(48); err != nil {
+			return err
+		}
 	}
 	u.memo[idx] = v
 	return nil
@@ -265,6 +323,9 @@ func (u *unpickler) str(n int, unicode bool) error {
 	}
 	if unicode && !utf8.Valid(b) {
 		return errors.New("invalid UTF-8 in a string")
+	}
+	if err := u.charge(n); err != nil {
+		return err
 	}
 	return u.push(string(b))
 }
@@ -368,7 +429,10 @@ func (u *unpickler) run() (any, error) {
 			var items []any
 			if items, err = u.popMark(); err == nil {
 				d := newDict()
-				if err = setItems(d, items); err == nil {
+				if err = u.charge(48 * len(items)); err == nil {
+					err = setItems(d, items)
+				}
+				if err == nil {
 					err = u.push(d)
 				}
 			}
@@ -478,7 +542,9 @@ func (u *unpickler) run() (any, error) {
 			if v, err = u.pop(); err == nil {
 				if k, err = u.pop(); err == nil {
 					if d, err = u.top(); err == nil {
-						err = setItems(d, []any{k, v})
+						if err = u.charge(96); err == nil {
+							err = setItems(d, []any{k, v})
+						}
 					}
 				}
 			}
@@ -487,14 +553,16 @@ func (u *unpickler) run() (any, error) {
 			if items, err = u.popMark(); err == nil {
 				var d any
 				if d, err = u.top(); err == nil {
-					err = setItems(d, items)
+					if err = u.charge(48 * len(items)); err == nil {
+						err = setItems(d, items)
+					}
 				}
 			}
 		case 'a': // APPEND
 			var v, l any
 			if v, err = u.pop(); err == nil {
 				if l, err = u.top(); err == nil {
-					err = appendItems(l, []any{v})
+					err = u.appendItems(l, []any{v})
 				}
 			}
 		case 'e': // APPENDS
@@ -502,7 +570,7 @@ func (u *unpickler) run() (any, error) {
 			if items, err = u.popMark(); err == nil {
 				var l any
 				if l, err = u.top(); err == nil {
-					err = appendItems(l, items)
+					err = u.appendItems(l, items)
 				}
 			}
 		case '0': // POP
@@ -569,10 +637,17 @@ func setItems(d any, items []any) error {
 	return nil
 }
 
-func appendItems(l any, items []any) error {
+func (u *unpickler) appendItems(l any, items []any) error {
 	list, ok := l.(*pyList)
 	if !ok {
 		return fmt.Errorf("APPEND(S) on a %s", pyTypeName(l))
+	}
+	n := 16 * len(items)
+	if len(list.items)+len(items) > cap(list.items) {
+		n += 16 * cap(list.items) // append copies the items
+	}
+	if err := u.charge(n); err != nil {
+		return err
 	}
 	list.items = append(list.items, items...)
 	return nil

@@ -13,9 +13,14 @@ import (
 )
 
 const (
-	maxPickleSize     = 256 << 20 // data.pkl
-	maxInflatedEntry  = 1 << 32   // a compressed storage entry, once inflated
-	maxDeflateRatio   = 1100      // deflate cannot do better than ~1032:1
+	maxPickleSize    = 256 << 20 // data.pkl
+	maxInflatedEntry = 1 << 32   // a compressed storage entry, once inflated
+	maxDeflateRatio  = 1100      // deflate cannot do better than ~1032:1
+	// Compressed entries are inflated into memory: together they may take
+	// at most inflateFactor times the archive's size (and at least
+	// minInflateBudget), so a small zip bomb is refused before it inflates.
+	inflateFactor     = 16
+	minInflateBudget  = 32 << 20
 	pthDescendKey     = "state_dict"
 	preconvertedHint  = "ChatRWKV pre-converted file (key %s); load the original .pth checkpoint instead"
 	storageEntryLabel = "data/"
@@ -45,8 +50,9 @@ func (f *File) parsePth(data []byte) error {
 		return errors.New("zip archive without data.pkl: not a torch.save file")
 	}
 	prefix := strings.TrimSuffix(pkl.Name, "data.pkl")
+	budget := max(minInflateBudget, inflateFactor*int64(len(data)))
 	if e := entries[prefix+"byteorder"]; e != nil {
-		b, err := entryBytes(data, e, 64)
+		b, err := entryBytes(data, e, 64, &budget)
 		if err != nil {
 			return err
 		}
@@ -54,7 +60,7 @@ func (f *File) parsePth(data []byte) error {
 			return fmt.Errorf("byteorder %s: only little-endian files are supported", quoteName(s))
 		}
 	}
-	pklBytes, err := entryBytes(data, pkl, maxPickleSize)
+	pklBytes, err := entryBytes(data, pkl, maxPickleSize, &budget)
 	if err != nil {
 		return err
 	}
@@ -64,15 +70,16 @@ func (f *File) parsePth(data []byte) error {
 		if e == nil {
 			return nil, fmt.Errorf("storage %s: archive has no entry %s", quoteName(key), quoteName(name))
 		}
-		return entryBytes(data, e, maxInflatedEntry)
+		return entryBytes(data, e, maxInflatedEntry, &budget)
 	}
 	f.Tensors, err = pthTensors(pklBytes, storage)
 	return err
 }
 
 // entryBytes returns the contents of a zip entry: a slice of data when it is
-// stored, a new buffer when it is compressed. limit caps the size.
-func entryBytes(data []byte, e *zip.File, limit uint64) ([]byte, error) {
+// stored, a new buffer when it is compressed. limit caps the size; budget is
+// what the archive's compressed entries may still inflate to, and is spent.
+func entryBytes(data []byte, e *zip.File, limit uint64, budget *int64) ([]byte, error) {
 	name := quoteName(e.Name)
 	if e.UncompressedSize64 > limit {
 		return nil, fmt.Errorf("entry %s: %d bytes is more than the %d allowed", name, e.UncompressedSize64, limit)
@@ -95,19 +102,34 @@ func entryBytes(data []byte, e *zip.File, limit uint64) ([]byte, error) {
 	if e.UncompressedSize64 > maxDeflateRatio*(e.CompressedSize64+1) {
 		return nil, fmt.Errorf("entry %s: declared size %d is impossible for %d compressed bytes", name, e.UncompressedSize64, e.CompressedSize64)
 	}
+	if e.UncompressedSize64 > uint64(*budget) {
+		return nil, fmt.Errorf("entry %s: %d bytes compressed to %d: the archive's compressed entries would inflate to more than %d times its size (a zip bomb?); torch.save stores them uncompressed",
+			name, e.UncompressedSize64, e.CompressedSize64, inflateFactor)
+	}
+	*budget -= int64(e.UncompressedSize64)
 	rc, err := e.Open()
 	if err != nil {
 		return nil, fmt.Errorf("entry %s: %w", name, err)
 	}
 	defer rc.Close()
-	// Read to EOF (which checks the CRC) without trusting the declared size
-	// for the allocation.
-	buf, err := io.ReadAll(io.LimitReader(rc, int64(e.UncompressedSize64)+1))
+	// The declared size is within the budget: read exactly that much, then
+	// to EOF (which checks the CRC).
+	buf := make([]byte, e.UncompressedSize64)
+	n, err := io.ReadFull(rc, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return nil, fmt.Errorf("entry %s: inflates to %d bytes, declares %d", name, n, e.UncompressedSize64)
+	}
+	if err == nil {
+		var one [1]byte
+		if n, err = rc.Read(one[:]); n > 0 {
+			return nil, fmt.Errorf("entry %s: inflates to more than the %d bytes it declares", name, e.UncompressedSize64)
+		}
+		if err == io.EOF {
+			err = nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("entry %s: %w", name, err)
-	}
-	if uint64(len(buf)) != e.UncompressedSize64 {
-		return nil, fmt.Errorf("entry %s: inflates to %d bytes, declares %d", name, len(buf), e.UncompressedSize64)
 	}
 	return buf, nil
 }

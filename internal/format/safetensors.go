@@ -7,14 +7,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 )
 
 type stEntry struct {
-	DType       string  `json:"dtype"`
-	Shape       []int64 `json:"shape"`
-	DataOffsets []int64 `json:"data_offsets"`
+	DType       string `json:"dtype"`
+	Shape       stInts `json:"shape"`
+	DataOffsets stInts `json:"data_offsets"`
+}
+
+// stInts is a JSON list of a few integers. A longer list is refused before
+// it is decoded: a header of 100 MB could otherwise claim a shape of 50
+// million dimensions and take 400 MB.
+type stInts []int64
+
+const stMaxInts = 64
+
+func (s *stInts) UnmarshalJSON(b []byte) error {
+	if bytes.Count(b, []byte{','}) >= stMaxInts {
+		return fmt.Errorf("a list of more than %d numbers", stMaxInts)
+	}
+	return json.Unmarshal(b, (*[]int64)(s))
 }
 
 var stDTypes = map[string]tensor.DType{"F32": tensor.F32, "F16": tensor.F16, "BF16": tensor.BF16}
@@ -129,7 +144,7 @@ func stTensor(name string, e *stEntry, body []byte, base, size int64) (*tensor.T
 		return nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] span %d bytes, shape %v of %s needs %d", qn, b, end, end-b, shape, dt, nb)
 	}
 	if end > int64(len(body)) {
-		return nil, truncErr("tensor "+qn, nb, base+b, size)
+		return nil, truncErr("tensor "+qn, nb, base+min(b, math.MaxInt64-base), size) // no overflow into a negative offset
 	}
 	return &tensor.Tensor{Name: name, DType: dt, Shape: shape, Data: body[b:end:end]}, nil
 }

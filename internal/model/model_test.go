@@ -251,7 +251,11 @@ func TestFixtures(t *testing.T) {
 			for kind, path := range sources {
 				t.Run(name+"/"+kind, func(t *testing.T) {
 					m := open(t, path, Options{})
-					for _, chunk := range []int{1, 7, 64} {
+					chunks := []int{1, 7, 64}
+					if testing.Short() {
+						chunks = []int{64}
+					}
+					for _, chunk := range chunks {
 						checkFixture(t, m, dir, 2e-4, 1e-4, 1e-5, chunk == 64, chunk)
 					}
 				})

@@ -1,0 +1,5 @@
+//go:build linux && race
+
+package format
+
+func init() { limitsUnderRace = true }
