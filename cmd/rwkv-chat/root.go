@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
