@@ -3,7 +3,6 @@ package format
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/quant"
+	"github.com/rwkv-chat/rwkv-chat/internal/arch"
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 )
 
@@ -302,43 +302,6 @@ func squeeze(s []int) []int {
 	return out
 }
 
-// detectRWKV names the version from the tensor names (spec §2.2/§6.3; the
-// model loader has the authoritative copy of these rules).
-func detectRWKV(has func(string) bool, names []string) (string, error) {
-	any := func(sub string) bool {
-		for _, n := range names {
-			if strings.Contains(n, sub) {
-				return true
-			}
-		}
-		return false
-	}
-	suffix := func(suf string) bool {
-		for _, n := range names {
-			if strings.HasSuffix(n, suf) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case any("ffn.s_emb") || any("ffn.s1") || any("ffn.s0") || any(".qkv."):
-		return "", errors.New("RWKV-7a/7b models are not supported")
-	case suffix("att.r_k") || suffix("att.k_k") || suffix("att.x_rwkvag") || suffix("att.x_r"):
-		return "7.0", nil
-	case any("time_maa"):
-		return "6.0", nil
-	case any("ln_x"):
-		if !any("gate.weight") {
-			return "5.0", nil
-		}
-		return "5.x", nil // 5.1 or 5.2: decided by the decay's shape
-	case has("blocks.0.att.time_decay"):
-		return "4", nil
-	}
-	return "", errors.New("no RWKV tensors found (blocks.0.att.* missing)")
-}
-
 // blockOf parses "blocks.<i>.<rest>".
 func blockOf(name string) (int, string, bool) {
 	s, ok := strings.CutPrefix(name, "blocks.")
@@ -358,11 +321,7 @@ func blockOf(name string) (int, string, bool) {
 
 // canonicalize brings the tensors of f to the rwkv.cpp converter's form.
 func canonicalize(f *File) (string, []*canonTensor, error) {
-	names := make([]string, len(f.Tensors))
-	for i, t := range f.Tensors {
-		names[i] = t.Name
-	}
-	version, err := detectRWKV(func(n string) bool { return f.Get(n) != nil }, names)
+	version, err := arch.Detect(f.Tensors)
 	if err != nil {
 		return "", nil, err
 	}
@@ -466,14 +425,6 @@ func canonicalize(f *File) (string, []*canonTensor, error) {
 			pass(t, squeeze(t.Shape))
 		default:
 			pass(t, t.Shape)
-		}
-	}
-	if version == "5.x" {
-		version = "5.1"
-		for _, c := range out {
-			if strings.HasSuffix(c.name, "att.time_faaaa") || (strings.HasSuffix(c.name, "att.time_decay") && len(c.shape) >= 2 && c.shape[1] > 1) {
-				version = "5.2"
-			}
 		}
 	}
 	return version, out, nil

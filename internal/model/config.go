@@ -3,12 +3,6 @@
 // equations of the spec (§3, §4) and the per-session recurrent State.
 package model
 
-import (
-	"fmt"
-	"strings"
-
-	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
-)
 
 // Config describes one network.
 type Config struct {
@@ -45,56 +39,4 @@ func (c *Config) layerFloats() int {
 		return 2*c.Embd + 3*c.Att
 	}
 	return 2*c.Embd + c.Heads*c.HeadSize*c.HeadSize
-}
-
-// detectVersion follows spec §2.2 / §6.3, independent of key order.
-func detectVersion(has func(string) bool, get func(string) *tensor.Tensor, names []string) (string, error) {
-	any := func(sub string) bool {
-		for _, n := range names {
-			if strings.Contains(n, sub) {
-				return true
-			}
-		}
-		return false
-	}
-	suffix := func(suf string) bool {
-		for _, n := range names {
-			if strings.HasSuffix(n, suf) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case any("ffn.s_emb") || any("ffn.s1") || any("ffn.s0"):
-		return "", fmt.Errorf("RWKV-7 DeepEmbed (rwkv7a) models are not supported")
-	case any(".qkv."):
-		return "", fmt.Errorf("RWKV-7b models are not supported")
-	case any("ffnPre") || any("head_q") || any("head_k"):
-		return "", fmt.Errorf("early RWKV-4 models with ffnPre/head_q are not supported")
-	case any("_strategy") || any("_rescale_layer"):
-		return "", fmt.Errorf("this is a ChatRWKV pre-converted file; use the original .pth")
-	}
-	if suffix("att.r_k") || suffix("att.k_k") || suffix("att.x_rwkvag") || suffix("att.x_r") {
-		return "7.0", nil
-	}
-	if any("time_maa") {
-		return "6.0", nil
-	}
-	if any("ln_x") {
-		if !any("gate.weight") {
-			return "5.0", nil
-		}
-		if any(".time_faaaa") {
-			return "5.2", nil
-		}
-		if t := get("blocks.0.att.time_decay"); t != nil && len(t.Shape) >= 2 && t.Shape[1] > 1 {
-			return "5.2", nil
-		}
-		return "5.1", nil
-	}
-	if has("blocks.0.att.time_first") || has("blocks.0.att.time_decay") {
-		return "4", nil
-	}
-	return "", fmt.Errorf("no RWKV tensors found (blocks.0.att.* missing)")
 }

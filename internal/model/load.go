@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rwkv-chat/rwkv-chat/internal/arch"
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 )
@@ -38,7 +39,7 @@ func FromTensors(ts []*tensor.Tensor, transformed bool, opt Options) (m *Model, 
 		ld.byName[t.Name] = t
 		names = append(names, t.Name)
 	}
-	version, err := detectVersion(func(n string) bool { return ld.byName[n] != nil }, ld.get, names)
+	version, err := arch.Detect(ts)
 	if err != nil {
 		return nil, err
 	}
