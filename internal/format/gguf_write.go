@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rwkv-chat/rwkv-chat/internal/quant"
 	"github.com/rwkv-chat/rwkv-chat/internal/arch"
+	"github.com/rwkv-chat/rwkv-chat/internal/quant"
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 )
 

@@ -3,7 +3,6 @@
 // equations of the spec (§3, §4) and the per-session recurrent State.
 package model
 
-
 // Config describes one network.
 type Config struct {
 	Version  string // "4", "5.0", "5.1", "5.2", "6.0", "7.0"
