@@ -73,7 +73,6 @@ type loader struct {
 	err    error
 }
 
-func (ld *loader) get(name string) *tensor.Tensor { return ld.byName[name] }
 
 func (ld *loader) fail(format string, a ...any) {
 	if ld.err == nil {
