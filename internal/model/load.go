@@ -73,7 +73,6 @@ type loader struct {
 	err    error
 }
 
-
 func (ld *loader) fail(format string, a ...any) {
 	if ld.err == nil {
 		ld.err = fmt.Errorf(format, a...)
