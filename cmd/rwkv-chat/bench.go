@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/bench"
+	"github.com/rwkv-chat/rwkv-chat/internal/hub"
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
 	"github.com/rwkv-chat/rwkv-chat/internal/model"
 	"github.com/rwkv-chat/rwkv-chat/internal/synth"
@@ -130,7 +131,7 @@ func runBench(o *benchOptions, s *streams) error {
 		r := bench.Run(m, bench.Options{PrefillTokens: o.Prefill, DecodeTokens: o.Decode, Repeats: o.Repeats})
 		r.Model, r.Type = tg.name, tg.typ
 		if r.Type == "" {
-			r.Type = dominantType(m)
+			r.Type = strings.ToLower(m.DominantType().String())
 		}
 		r.LoadS, r.FirstLogitsS = load.Seconds(), firstLogits.Seconds()
 		r.BandwidthGBs, r.GEMMGFlops = bw/1e9, gemm/1e9
@@ -149,21 +150,10 @@ func runBench(o *benchOptions, s *streams) error {
 	return nil
 }
 
-// dominantType names the type holding most matrices.
-func dominantType(m *model.Model) string {
-	best, n := "", 0
-	for dt, c := range m.DTypes() {
-		if c > n || (c == n && dt.String() < best) {
-			best, n = strings.ToLower(dt.String()), c
-		}
-	}
-	return best
-}
-
 // synthFile returns the path of a synthetic model, writing it on first use
 // into the cache dir.
 func synthFile(spec synth.Spec, s *streams) (string, error) {
-	dir, err := cacheDir()
+	dir, err := hub.Dir()
 	if err != nil {
 		return "", err
 	}
@@ -180,16 +170,4 @@ func synthFile(spec synth.Spec, s *streams) (string, error) {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return path, nil
-}
-
-// cacheDir is $RWKV_CHAT_HOME or the user cache dir's rwkv-chat folder.
-func cacheDir() (string, error) {
-	if d := os.Getenv("RWKV_CHAT_HOME"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory: %w (set RWKV_CHAT_HOME)", err)
-	}
-	return filepath.Join(d, "rwkv-chat"), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/bench"
 	"github.com/rwkv-chat/rwkv-chat/internal/format"
@@ -80,7 +81,7 @@ func benchContextOne(o *benchOptions, s *streams, tg benchTarget) ([]bench.Conte
 	bench.Prefault(f.Tensors)
 	typ := tg.typ
 	if typ == "" {
-		typ = dominantType(m)
+		typ = strings.ToLower(m.DominantType().String()) // lead: dominant by bytes
 	}
 	c := m.Cfg
 	if !o.JSON {
@@ -105,6 +106,10 @@ func benchContextOne(o *benchOptions, s *streams, tg benchTarget) ([]bench.Conte
 			_, werr = fmt.Fprintf(s.Out, "%10d %9.2f %9.1f %11s %11s %11s %11s %5d %13s\n", p.Position, p.MsPerToken, p.TokS,
 				formatBytes(p.RSS), formatBytes(p.RSSAnon), formatBytes(p.RSSFile), formatBytes(p.PeakRSS), p.NumGC,
 				formatBytes(p.KVCacheBytes))
+			if p.PairedMs > 0 {
+				_, werr = fmt.Fprintf(s.Out, "timed alternately step by step: position %d %.2f ms/token, position %d %.2f ms/token; median ratio %.3f\n",
+					p.PairedRefPosition, p.PairedRefMs, p.Position, p.PairedMs, p.PairedRatio)
+			}
 		},
 	})
 	for i := range pts {

@@ -22,9 +22,10 @@ type ContextPoint struct {
 	// Position p: the timed step feeds the p-th token of the stream, so the
 	// state has absorbed p−1 tokens before it.
 	Position   int     `json:"position"`
-	MsPerToken float64 `json:"ms_per_token"` // median of the timed steps
-	TokS       float64 `json:"tok_s"`        // 1000 / ms_per_token
-	RSS        int64   `json:"rss_bytes"`    // VmRSS after the timed steps
+	MsPerToken float64 `json:"ms_per_token"`     // median of the timed steps
+	MinMs      float64 `json:"min_ms_per_token"` // fastest timed step (less sensitive to a busy machine)
+	TokS       float64 `json:"tok_s"`            // 1000 / ms_per_token
+	RSS        int64   `json:"rss_bytes"`        // VmRSS after the timed steps
 	RSSAnon    int64   `json:"rss_anon_bytes"`
 	RSSFile    int64   `json:"rss_file_bytes"` // mapped model pages
 	PeakRSS    int64   `json:"peak_rss_bytes"` // VmHWM since the run began
@@ -34,6 +35,16 @@ type ContextPoint struct {
 	// KVCacheBytes is what a transformer of the same width and depth would
 	// hold at this position: see TransformerKVBytes.
 	KVCacheBytes int64 `json:"kv_cache_bytes"`
+
+	// Only on the last point: decode steps from this position and from a
+	// state saved at PairedRefPosition, timed alternately step by step so
+	// that both see the same load of the machine (medians).
+	PairedRefPosition int     `json:"paired_ref_position,omitempty"`
+	PairedRefMs       float64 `json:"paired_ref_ms_per_token,omitempty"`
+	PairedMs          float64 `json:"paired_ms_per_token,omitempty"`
+	// PairedRatio is the median over the pairs of (this step ÷ the
+	// reference step): 1 means the same cost.
+	PairedRatio float64 `json:"paired_ratio,omitempty"`
 }
 
 // ContextOptions choose what RunContext measures.
@@ -44,6 +55,12 @@ type ContextOptions struct {
 	Steps     int   // timed decode steps per position; the median is kept (default 8)
 	Warmup    int   // untimed decode steps before them (default 2)
 	Seed      uint64
+	// RefPosition is the position whose state is saved for the paired
+	// comparison with the last position (default 1000 when Length ≥ 10000,
+	// else none; < 0: none). PairedSteps is the number of step pairs
+	// (default 128).
+	RefPosition int
+	PairedSteps int
 	// OnPoint, if set, receives each point as soon as it is measured.
 	OnPoint func(ContextPoint)
 }
@@ -153,6 +170,11 @@ func (s *tokenStream) fill(dst []int) {
 // exactly at position p and the live state is not advanced by the timing.
 // The scratch buffers for a full chunk are allocated before position 1, so
 // that resident memory does not grow with the first chunks.
+//
+// On a busy machine the time of one position against another is noisy, so
+// the state at o.RefPosition is also kept, and at the last position steps
+// from both states are timed alternately (the Paired* fields of the last
+// point): their ratio compares the two positions under the same load.
 func RunContext(m *model.Model, o ContextOptions) []ContextPoint {
 	if o.Chunk <= 0 {
 		o.Chunk = 256
@@ -168,6 +190,12 @@ func RunContext(m *model.Model, o ContextOptions) []ContextPoint {
 	if o.Positions == nil {
 		o.Positions = ContextPositions(o.Length)
 	}
+	if o.RefPosition == 0 && o.Length >= 10000 {
+		o.RefPosition = 1000
+	}
+	if o.PairedSteps <= 0 {
+		o.PairedSteps = 128
+	}
 	c := m.Cfg
 	m.Chunk = o.Chunk
 	V := c.Vocab
@@ -176,6 +204,11 @@ func RunContext(m *model.Model, o ContextOptions) []ContextPoint {
 	src := &tokenStream{r: rand.New(rand.NewPCG(o.Seed, 11)), vocab: V}
 	timing := &tokenStream{r: rand.New(rand.NewPCG(o.Seed, 12)), vocab: V}
 	live, probe := m.NewState(), m.NewState()
+	var ref *model.State
+	if o.RefPosition > 0 && len(o.Positions) > 0 && o.RefPosition < o.Positions[len(o.Positions)-1] {
+		ref = m.NewState() // allocated now, so that resident memory does not step later
+	}
+	refSaved := false
 
 	// Size the scratch for a whole chunk and warm the decode path, on the
 	// probe state only.
@@ -195,15 +228,22 @@ func RunContext(m *model.Model, o ContextOptions) []ContextPoint {
 	fed := 0 // tokens absorbed by live
 	times := make([]float64, o.Steps)
 	var out []ContextPoint
-	for _, p := range o.Positions {
+	for pi, p := range o.Positions {
 		if p < 1 || p-1 < fed {
 			continue
 		}
 		for fed < p-1 {
 			n := min(o.Chunk, p-1-fed)
+			if ref != nil && !refSaved && fed < o.RefPosition-1 {
+				n = min(n, o.RefPosition-1-fed)
+			}
 			src.fill(buf[:n])
 			_ = m.Forward(live, buf[:n], nil)
 			fed += n
+			if ref != nil && !refSaved && fed == o.RefPosition-1 {
+				ref.CopyFrom(live)
+				refSaved = true
+			}
 		}
 		for i := 0; i < o.Warmup+o.Steps; i++ {
 			probe.CopyFrom(live)
@@ -214,20 +254,42 @@ func RunContext(m *model.Model, o ContextOptions) []ContextPoint {
 				times[i-o.Warmup] = d.Seconds()
 			}
 		}
-		sort.Float64s(times)
-		med := times[len(times)/2]
-		if len(times)%2 == 0 {
-			med = (times[len(times)/2-1] + times[len(times)/2]) / 2
+		med := median(times)
+		var pairRef, pair, pairRatio float64
+		if pi == len(o.Positions)-1 && refSaved {
+			rt, lt, ratio := make([]float64, o.PairedSteps), make([]float64, o.PairedSteps), make([]float64, o.PairedSteps)
+			step := func(st *model.State) float64 {
+				probe.CopyFrom(st)
+				timing.fill(one)
+				start := time.Now()
+				_ = m.Forward(probe, one, logits)
+				return time.Since(start).Seconds()
+			}
+			for i := range rt {
+				if i%2 == 0 { // alternate which goes first
+					rt[i] = step(ref)
+					lt[i] = step(live)
+				} else {
+					lt[i] = step(live)
+					rt[i] = step(ref)
+				}
+				ratio[i] = lt[i] / rt[i]
+			}
+			pairRef, pair, pairRatio = median(rt), median(lt), median(ratio)
 		}
 		runtime.ReadMemStats(&ms)
 		pt := ContextPoint{
 			Position:     p,
 			MsPerToken:   med * 1e3,
+			MinMs:        times[0] * 1e3,
 			TokS:         1 / med,
 			HeapBytes:    int64(ms.HeapInuse),
 			NumGC:        ms.NumGC - gc0,
 			StateBytes:   int64(c.StateFloats()) * 4,
 			KVCacheBytes: TransformerKVBytes(c.Layers, c.Embd, p),
+		}
+		if pair > 0 {
+			pt.PairedRefPosition, pt.PairedRefMs, pt.PairedMs, pt.PairedRatio = o.RefPosition, pairRef*1e3, pair*1e3, pairRatio
 		}
 		pt.RSS, pt.PeakRSS = RSS()
 		pt.RSSAnon, pt.RSSFile = MemDetail()
@@ -237,4 +299,14 @@ func RunContext(m *model.Model, o ContextOptions) []ContextPoint {
 		out = append(out, pt)
 	}
 	return out
+}
+
+// median sorts v and returns its median.
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[n/2]
 }

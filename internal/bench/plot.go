@@ -52,6 +52,7 @@ func PlotContext(path string, series []ContextSeries) error {
 	top.Add(plotter.NewGrid())
 
 	bot := plot.New()
+	bot.Title.Text = "memory along the context"
 	bot.X.Label.Text = "position in the context (tokens)"
 	bot.Y.Label.Text = "memory (bytes)"
 	bot.X.Scale = plot.LogScale{}
@@ -68,9 +69,13 @@ func PlotContext(path string, series []ContextSeries) error {
 		col := plotutil.Color(i)
 		n := len(s.Points)
 		tms, rss, kv, st := make(plotter.XYs, n), make(plotter.XYs, n), make(plotter.XYs, n), make(plotter.XYs, n)
+		var tmin plotter.XYs
 		for j, p := range s.Points {
 			x := float64(p.Position)
 			tms[j] = plotter.XY{X: x, Y: p.MsPerToken}
+			if p.MinMs > 0 {
+				tmin = append(tmin, plotter.XY{X: x, Y: p.MinMs})
+			}
 			rss[j] = plotter.XY{X: x, Y: float64(max(p.RSS, 1))}
 			kv[j] = plotter.XY{X: x, Y: float64(max(p.KVCacheBytes, 1))}
 			st[j] = plotter.XY{X: x, Y: float64(max(p.StateBytes, 1))}
@@ -80,25 +85,48 @@ func PlotContext(path string, series []ContextSeries) error {
 				minY, maxY = math.Min(minY, v), math.Max(maxY, v)
 			}
 		}
-		if err := addLine(top, tms, col, nil, s.Name, true); err != nil {
+		// Colours name the models (top legend); line styles name the
+		// quantities (bottom legend).
+		if err := addLine(top, tms, col, nil, s.Name+": median step", true); err != nil {
 			return err
 		}
-		if err := addLine(bot, rss, col, nil, s.Name+": resident memory (RSS)", true); err != nil {
+		if len(tmin) == n {
+			if err := addLine(top, tmin, col, dotted, s.Name+": fastest step", false); err != nil {
+				return err
+			}
+		}
+		if err := addLine(bot, rss, col, nil, "", true); err != nil {
 			return err
 		}
-		if err := addLine(bot, st, col, []vg.Length{vg.Points(1), vg.Points(3)}, s.Name+": RWKV state", false); err != nil {
+		if err := addLine(bot, st, col, dotted, "", false); err != nil {
 			return err
 		}
-		if err := addLine(bot, kv, col, []vg.Length{vg.Points(6), vg.Points(3)}, s.Name+": KV cache of a same-shape transformer", false); err != nil {
+		if err := addLine(bot, kv, col, dashed, "", false); err != nil {
 			return err
 		}
+	}
+	for _, e := range []struct {
+		label  string
+		dashes []vg.Length
+	}{
+		{"resident memory of the process (RSS)", nil},
+		{"RWKV recurrent state (constant)", dotted},
+		{"KV cache of a transformer of the same depth and width: 2·layers·n_embd·position·2 bytes", dashed},
+	} {
+		l, err := plotter.NewLine(plotter.XYs{{X: 1, Y: 1}})
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width, l.Dashes = color.Gray{Y: 60}, vg.Points(1.5), e.dashes
+		bot.Legend.Add(e.label, l)
 	}
 	// The same x range on both panels; time from 0 so flatness shows.
 	lo, hi := math.Pow(10, math.Floor(math.Log10(minX))), math.Pow(10, math.Ceil(math.Log10(maxX)))
 	top.X.Min, top.X.Max, bot.X.Min, bot.X.Max = lo, hi, lo, hi
-	top.Y.Min, top.Y.Max = 0, maxMs*1.35
+	top.Y.Min, top.Y.Max = 0, maxMs*(1.15+0.24*float64(len(series))) // room for the legend
 	bot.Y.Min = math.Pow(10, math.Floor(math.Log10(minY)))
-	bot.Y.Max = math.Pow(10, math.Ceil(math.Log10(maxY))+0.6) // room for the legend
+	hi10 := math.Ceil(math.Log10(maxY))
+	bot.Y.Max = math.Pow(10, hi10+math.Ceil(0.3*(hi10-math.Log10(bot.Y.Min)))) // room for the legend
 
 	w, h := 8*vg.Inch, 7.5*vg.Inch
 	c, err := draw.NewFormattedCanvas(w, h, ext)
@@ -141,12 +169,21 @@ func addLine(p *plot.Plot, xys plotter.XYs, col color.Color, dashes []vg.Length,
 		sc.Color = col
 		sc.Radius = vg.Points(2)
 		p.Add(sc)
-		p.Legend.Add(label, l, sc)
+		if label != "" {
+			p.Legend.Add(label, l, sc)
+		}
 		return nil
 	}
-	p.Legend.Add(label, l)
+	if label != "" {
+		p.Legend.Add(label, l)
+	}
 	return nil
 }
+
+var (
+	dotted = []vg.Length{vg.Points(1), vg.Points(3)}
+	dashed = []vg.Length{vg.Points(6), vg.Points(3)}
+)
 
 // decadeTicks marks the powers of ten of a log axis, labelled by format,
 // with unlabelled minor ticks at 2…9 × each power.

@@ -46,8 +46,17 @@ func (t *quantTask) Run(_, lo, hi int) { t.im.QuantizeActs(t.qa, t.x, lo, hi) }
 // same for any thread count (kernels may handle rows in groups).
 const rowAlign = 4
 
+// smallMat is the size below which a matrix-vector product runs on the
+// caller: handing it to the workers would cost more than it saves (the
+// LoRA matrices of v6/v7, for example).
+const smallMat = 128 << 10
+
 // MatVec sets y = W·x (len(x) = Cols, len(y) = Rows).
 func (p *Pool) MatVec(m *Mat, x, y []float32) {
+	if m.Bytes() < smallMat {
+		active.MatVec(m, x[:m.Cols], y[:m.Rows], 0, m.Rows)
+		return
+	}
 	p.mu.Lock()
 	p.mv = matVecTask{im: active, m: m, x: x[:m.Cols], y: y[:m.Rows]}
 	p.parallel(m.Rows, rowAlign, &p.mv)
@@ -74,12 +83,25 @@ func (p *Pool) matMul(im *Impl, m *Mat, x []float32, T int, y []float32) {
 		// Quantize the activations once, before the rows are split.
 		p.qa.reset(T, m.Cols)
 		p.qt = quantTask{im: im, qa: &p.qa, x: x}
-		p.parallel(p.qa.no, 1, &p.qt)
+		p.parallelFor(T*m.Cols, p.qa.no, 1, &p.qt)
 		p.qt = quantTask{}
 		p.mm.qa = &p.qa
 	}
-	p.parallel(m.Rows, rowAlign, &p.mm)
+	p.parallelFor(T*m.Rows*m.Cols, m.Rows, rowAlign, &p.mm)
 	p.mm = matMulTask{}
+}
+
+// smallWork is the number of multiply-adds below which a product runs on
+// the caller alone (tiny models, LoRA matrices): a hand-off costs more.
+const smallWork = 1 << 18
+
+// parallelFor is parallel for a job of work multiply-adds.
+func (p *Pool) parallelFor(work, total, align int, t Task) {
+	if work < smallWork {
+		t.Run(0, 0, total)
+		return
+	}
+	p.parallel(total, align, t)
 }
 
 // integerPrefill selects the integer path for quantized weights in MatMul.

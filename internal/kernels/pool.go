@@ -3,6 +3,7 @@ package kernels
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Task is work split over a range of indices. Run is called once per worker
@@ -15,15 +16,17 @@ type Task interface {
 // to Parallel hands each worker one contiguous range: one channel send per
 // worker per call, no goroutine spawns, no allocation.
 type Pool struct {
-	mu      sync.Mutex
-	n       int
-	start   []chan struct{}
-	wg      sync.WaitGroup
-	task    Task
-	total   int
-	align   int
-	scratch [][]float32
-	bscr    [][]byte
+	mu       sync.Mutex
+	n        int
+	gen      atomic.Uint64 // bumped once per job; workers wait for a change
+	pending  atomic.Int32  // workers still running the current job
+	sleeping []atomic.Bool // worker i is blocked on wake[i]
+	wake     []chan struct{}
+	task     Task
+	total    int
+	align    int
+	scratch  [][]float32
+	bscr     [][]byte
 
 	// Reused task values, so that an operation allocates nothing.
 	mv matVecTask
@@ -37,9 +40,10 @@ func NewPool(n int) *Pool {
 	if n < 1 {
 		n = 1
 	}
-	p := &Pool{n: n, start: make([]chan struct{}, n), scratch: make([][]float32, n), bscr: make([][]byte, n)}
+	p := &Pool{n: n, sleeping: make([]atomic.Bool, n), wake: make([]chan struct{}, n),
+		scratch: make([][]float32, n), bscr: make([][]byte, n)}
 	for i := 1; i < n; i++ {
-		p.start[i] = make(chan struct{})
+		p.wake[i] = make(chan struct{}, 1)
 		go p.worker(i)
 	}
 	return p
@@ -49,12 +53,43 @@ func NewPool(n int) *Pool {
 func (p *Pool) Threads() int { return p.n }
 
 func (p *Pool) worker(i int) {
-	for range p.start[i] {
+	var seen uint64
+	for {
+		seen = p.await(i, seen)
 		lo, hi := p.split(i)
 		if lo < hi {
 			p.task.Run(i, lo, hi)
 		}
-		p.wg.Done()
+		p.pending.Add(-1)
+	}
+}
+
+// spinRounds bounds how long a worker polls for the next job before it
+// sleeps: decode issues a product every few tens of microseconds, and a
+// polling worker starts at once where a sleeping one takes a scheduler
+// wake-up. Polling yields the processor, so it never starves the caller.
+const spinRounds = 2000
+
+// await returns the next job's generation once it differs from seen.
+func (p *Pool) await(i int, seen uint64) uint64 {
+	for r := 0; ; r++ {
+		if g := p.gen.Load(); g != seen {
+			return g
+		}
+		if r < spinRounds {
+			if r > 64 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		p.sleeping[i].Store(true)
+		if g := p.gen.Load(); g != seen { // a job came while we decided to sleep
+			p.sleeping[i].Store(false)
+			return g
+		}
+		<-p.wake[i]
+		p.sleeping[i].Store(false)
+		r = 0
 	}
 }
 
@@ -90,14 +125,24 @@ func (p *Pool) parallel(total, align int, t Task) {
 		return
 	}
 	p.task, p.total, p.align = t, total, align
-	p.wg.Add(p.n - 1)
+	p.pending.Store(int32(p.n - 1))
+	p.gen.Add(1)
 	for i := 1; i < p.n; i++ {
-		p.start[i] <- struct{}{}
+		if p.sleeping[i].Load() {
+			select {
+			case p.wake[i] <- struct{}{}:
+			default: // a wake-up is already queued
+			}
+		}
 	}
 	if lo, hi := p.split(0); lo < hi {
 		t.Run(0, lo, hi)
 	}
-	p.wg.Wait()
+	for r := 0; p.pending.Load() != 0; r++ {
+		if r > 64 {
+			runtime.Gosched()
+		}
+	}
 	p.task = nil
 }
 

@@ -96,6 +96,22 @@ func (m *Model) DTypes() map[tensor.DType]int {
 	return out
 }
 
+// DominantType is the type holding the most weight bytes: what a file is
+// "in" (rwkv.cpp Q8_0 files keep small matrices in F16, for example).
+func (m *Model) DominantType() tensor.DType {
+	bytes := map[tensor.DType]int{}
+	for _, mt := range m.mats() {
+		bytes[mt.DType] += mt.Bytes()
+	}
+	best, n := tensor.F32, -1
+	for dt, b := range bytes {
+		if b > n || (b == n && dt < best) {
+			best, n = dt, b
+		}
+	}
+	return best
+}
+
 func (m *Model) mats() []*kernels.Mat {
 	out := []*kernels.Mat{m.emb, m.head}
 	for i := range m.layers {

@@ -70,14 +70,17 @@ func (t *Tensor) Float32s() ([]float32, error) {
 	return out, nil
 }
 
-// AsFloat32 reinterprets little-endian bytes as []float32 without copying
-// when b is 4-byte aligned, and copies otherwise.
+// AsFloat32 reinterprets little-endian bytes as []float32 without copying.
+// rwkv.cpp files place tensors at any byte offset; the CPUs we alias on
+// (amd64, arm64) load unaligned floats at full speed, so only other
+// architectures, and race builds (whose pointer checks reject misaligned
+// conversions), copy unaligned data.
 func AsFloat32(b []byte) []float32 {
 	n := len(b) / 4
 	if n == 0 {
 		return nil
 	}
-	if uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+	if unalignedOK || uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
 		return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)
 	}
 	out := make([]float32, n)
@@ -87,14 +90,14 @@ func AsFloat32(b []byte) []float32 {
 	return out
 }
 
-// AsUint16 reinterprets little-endian bytes as []uint16 without copying when
-// b is 2-byte aligned, and copies otherwise.
+// AsUint16 reinterprets little-endian bytes as []uint16 without copying (see
+// AsFloat32 for when unaligned data is copied instead).
 func AsUint16(b []byte) []uint16 {
 	n := len(b) / 2
 	if n == 0 {
 		return nil
 	}
-	if uintptr(unsafe.Pointer(&b[0]))%2 == 0 {
+	if unalignedOK || uintptr(unsafe.Pointer(&b[0]))%2 == 0 {
 		return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), n)
 	}
 	out := make([]uint16, n)
