@@ -91,6 +91,9 @@ func TestLambadaTinyModels(t *testing.T) {
 	if testing.Short() {
 		limit = 60
 	}
+	if raceEnabled {
+		limit = 8
+	}
 	docs, err := ReadLambadaFile(data, limit)
 	if err != nil {
 		t.Fatal(err)
