@@ -46,20 +46,11 @@ func (t *quantTask) Run(_, lo, hi int) { t.im.QuantizeActs(t.qa, t.x, lo, hi) }
 // same for any thread count (kernels may handle rows in groups).
 const rowAlign = 4
 
-// smallMat is the size below which a matrix-vector product runs on the
-// caller: handing it to the workers would cost more than it saves (the
-// LoRA matrices of v6/v7, for example).
-const smallMat = 128 << 10
-
 // MatVec sets y = W·x (len(x) = Cols, len(y) = Rows).
 func (p *Pool) MatVec(m *Mat, x, y []float32) {
-	if m.Bytes() < smallMat {
-		active.MatVec(m, x[:m.Cols], y[:m.Rows], 0, m.Rows)
-		return
-	}
 	p.mu.Lock()
 	p.mv = matVecTask{im: active, m: m, x: x[:m.Cols], y: y[:m.Rows]}
-	p.parallel(m.Rows, rowAlign, &p.mv)
+	p.parallelFor(m.Rows*m.Cols, m.Rows, rowAlign, &p.mv)
 	p.mv = matVecTask{}
 	p.mu.Unlock()
 }
