@@ -18,7 +18,7 @@ import (
 
 // newTestSession opens a tiny byte-level model with a template and greedy
 // settings.
-func newTestSession(t *testing.T, modelName, tmplName string, maxTokens int) *Session {
+func newTestSession(t testing.TB, modelName, tmplName string, maxTokens int) *Session {
 	t.Helper()
 	path := testutil.Path(t, "models", "tiny", modelName)
 	m, err := model.Open(path, model.Options{})

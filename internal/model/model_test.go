@@ -25,7 +25,7 @@ func eachKernelSet(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
-func open(t *testing.T, path string, opt Options) *Model {
+func open(t testing.TB, path string, opt Options) *Model {
 	t.Helper()
 	m, err := Open(path, opt)
 	if err != nil {
