@@ -47,16 +47,30 @@ func BenchmarkMatVec(b *testing.B) {
 			x := randVec(rand.New(rand.NewPCG(1, 1)), shape[1])
 			y := make([]float32, shape[0])
 			for _, set := range Names() {
-				b.Run(fmt.Sprintf("%s/%s/%dx%d", set, dt, shape[0], shape[1]), func(b *testing.B) {
-					withSet(set, func() {
-						p := Default()
-						b.SetBytes(int64(ms[0].Bytes()))
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							p.MatVec(ms[i%len(ms)], x, y)
+				// Quantized types run with 8-bit activations (the default)
+				// and with float activations ("/floatx").
+				for _, integer := range []bool{true, false} {
+					name := fmt.Sprintf("%s/%s/%dx%d", set, dt, shape[0], shape[1])
+					if !integer {
+						if !intPath(dt) {
+							continue
 						}
+						name += "/floatx"
+					}
+					b.Run(name, func(b *testing.B) {
+						withSet(set, func() {
+							prev := IntegerDecode()
+							SetIntegerDecode(integer)
+							defer SetIntegerDecode(prev)
+							p := Default()
+							b.SetBytes(int64(ms[0].Bytes()))
+							b.ResetTimer()
+							for i := 0; i < b.N; i++ {
+								p.MatVec(ms[i%len(ms)], x, y)
+							}
+						})
 					})
-				})
+				}
 			}
 		}
 	}

@@ -76,6 +76,22 @@ func FuzzMatVec(f *testing.F) {
 				}
 			}
 		}
+		if !intPath(m.DType) {
+			return
+		}
+		// The integer decode path against its generic twin.
+		v := quantVec(Generic(), x)
+		matVecQGeneric(m, v, want, 0, m.Rows)
+		for _, im := range qSets(t) {
+			got := make([]float32, m.Rows)
+			im.MatVecQ(m, v, got, 0, m.Rows)
+			for r := range got {
+				_, fin := rowScaleAndFinite(m, r, x)
+				if scale := qTermScale(m, r, v); !agree(got[r], want[r], scale, 1e-5, fin) {
+					t.Fatalf("%s integer row %d: got %v want %v (scale %g)", describe(im, m.DType, m.Rows, m.Cols), r, got[r], want[r], scale)
+				}
+			}
+		}
 	})
 }
 

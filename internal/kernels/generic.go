@@ -17,6 +17,8 @@ func genericImpl() *Impl {
 		MatMul:       matMulGeneric,
 		MatMulQ:      matMulQGeneric,
 		QuantizeActs: quantizeActsGo,
+		MatVecQ:      matVecQGeneric,
+		QuantizeVec:  quantizeVecGo,
 		Exp:          expGeneric,
 		Sigmoid:      sigmoidGeneric,
 		Dot:          dotGeneric,

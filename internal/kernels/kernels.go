@@ -29,8 +29,10 @@ import (
 	"strings"
 )
 
-// Impl is one complete set of kernels. Fields are never nil: a set that has
-// no special version of a kernel uses the generic one.
+// Impl is one complete set of kernels. Fields are never nil (a set that has
+// no special version of a kernel uses the generic one), except MatVecQ and
+// QuantizeVec: a set without them decodes quantized weights with float
+// activations.
 type Impl struct {
 	Name string
 	// Why says how this set was chosen (CPU features or an override).
@@ -49,6 +51,13 @@ type Impl struct {
 	// QuantizeActs fills the token octets [lo, hi) of a (already reset)
 	// from x; it must match quantizeActsGo exactly.
 	QuantizeActs func(a *qActs, x []float32, lo, hi int)
+	// MatVecQ is MatVec for the block-quantized types on one token's
+	// activations quantized by QuantizeVec (qvec.go); sets agree to float
+	// rounding.
+	MatVecQ func(m *Mat, v *qVec, y []float32, lo, hi int)
+	// QuantizeVec fills v (already reset) from x; it must match
+	// quantizeVecGo exactly.
+	QuantizeVec func(v *qVec, x []float32)
 	// Exp and Sigmoid are the element-wise activations (activ.go); out
 	// has len(x) elements and may alias x.
 	Exp, Sigmoid func(out, x []float32)

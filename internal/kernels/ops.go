@@ -33,6 +33,16 @@ func (t *matMulTask) Run(w, lo, hi int) {
 	t.im.MatMul(t.m, t.x, t.T, t.y, t.ystr, lo, hi, t.p.Scratch(w, 4*t.m.Cols))
 }
 
+// matVecQTask is the integer MatVec over quantized activations.
+type matVecQTask struct {
+	im *Impl
+	m  *Mat
+	v  *qVec
+	y  []float32
+}
+
+func (t *matVecQTask) Run(_, lo, hi int) { t.im.MatVecQ(t.m, t.v, t.y, lo, hi) }
+
 // quantTask quantizes the activations of a product, split by token octets.
 type quantTask struct {
 	im *Impl
@@ -49,10 +59,25 @@ const rowAlign = 4
 // MatVec sets y = W·x (len(x) = Cols, len(y) = Rows).
 func (p *Pool) MatVec(m *Mat, x, y []float32) {
 	p.mu.Lock()
-	p.mv = matVecTask{im: active, m: m, x: x[:m.Cols], y: y[:m.Rows]}
+	p.matVec(active, m, x, y)
+	p.mu.Unlock()
+}
+
+// matVec runs im's product on the pool; p.mu is held.
+func (p *Pool) matVec(im *Impl, m *Mat, x, y []float32) {
+	x, y = x[:m.Cols], y[:m.Rows]
+	if intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil {
+		// Quantize x once, on the caller, before the rows are split.
+		p.qv.reset(m.Cols)
+		im.QuantizeVec(&p.qv, x)
+		p.mq = matVecQTask{im: im, m: m, v: &p.qv, y: y}
+		p.parallelFor(m.Rows*m.Cols, m.Rows, rowAlign, &p.mq)
+		p.mq = matVecQTask{}
+		return
+	}
+	p.mv = matVecTask{im: im, m: m, x: x, y: y}
 	p.parallelFor(m.Rows*m.Cols, m.Rows, rowAlign, &p.mv)
 	p.mv = matVecTask{}
-	p.mu.Unlock()
 }
 
 // MatMul sets Y = X·Wᵀ for T rows of X (T×Cols) into Y (T×Rows).

@@ -25,6 +25,8 @@ func avx2Impl() *Impl {
 		MatMul:       matMulAVX2,
 		MatMulQ:      matMulQAVX2,
 		QuantizeActs: quantizeActsAVX2,
+		MatVecQ:      matVecQAVX2,
+		QuantizeVec:  quantizeVecGo,
 		Exp:          expAVX2Go,
 		Sigmoid:      sigmoidAVX2Go,
 		Dot:          dotAVX2Go,

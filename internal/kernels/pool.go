@@ -30,6 +30,8 @@ type Pool struct {
 
 	// Reused task values, so that an operation allocates nothing.
 	mv matVecTask
+	mq matVecQTask
+	qv qVec // quantized activations of the current integer MatVec
 	mm matMulTask
 	qt quantTask
 	qa qActs // quantized activations of the current product

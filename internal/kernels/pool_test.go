@@ -30,9 +30,11 @@ func TestThreadsIndependent(t *testing.T) {
 			set = Names()[0]
 		}
 		withSet(set, func() {
-			prev := IntegerPrefill()
+			prev, prevD := IntegerPrefill(), IntegerDecode()
 			SetIntegerPrefill(integer)
+			SetIntegerDecode(integer)
 			defer SetIntegerPrefill(prev)
+			defer SetIntegerDecode(prevD)
 			for _, dt := range allTypes {
 				for _, shape := range [][2]int{{37, 96}, {64, 256}, {13, 320}} {
 					rows, cols := shape[0], shape[1]

@@ -93,50 +93,71 @@ func TestTinyExpectedLogits(t *testing.T) {
 				}
 				m := open(t, f, opt)
 				want := testutil.Float32s(t, filepath.Join(dir, "expected-logits-"+name+".bin"))
-				var serial []float32
-				// Chunk 1 is the serial step, 64 sequence mode; -64 is
-				// sequence mode with the integer prefill path off, which
-				// dequantizes exactly like the serial step.
-				for _, chunk := range []int{1, 64, -64} {
-					kernels.SetIntegerPrefill(chunk > 0)
-					got, _ := feed(t, m, []int{34, 105, 110}, max(chunk, -chunk))
-					kernels.SetIntegerPrefill(true)
-					maxd, sum := diff(got, want)
-					switch typ {
-					case "FP32":
-						if maxd > 1e-4 || math.Abs(sum) > 1.05*0.001 {
-							t.Errorf("chunk %d: max|Δ| %.3g ΣΔ %.3g, want ≤ 1e-4 and |ΣΔ| ≤ 0.00105", chunk, maxd, sum)
+				// Two modes: "exact" dequantizes quantized weights exactly
+				// (spec §14.1's figures); "integer" (the default) quantizes
+				// activations to 8 bits per block as ggml does, in decode
+				// and prefill alike.
+				var exact []float32
+				for _, integer := range []bool{false, true} {
+					kernels.SetIntegerPrefill(integer)
+					kernels.SetIntegerDecode(integer)
+					var serial []float32
+					for _, chunk := range []int{1, 7, 64} {
+						got, _ := feed(t, m, []int{34, 105, 110}, chunk)
+						maxd, sum := diff(got, want)
+						switch typ {
+						case "FP32":
+							if maxd > 1e-4 || math.Abs(sum) > 1.05*0.001 {
+								t.Errorf("chunk %d: max|Δ| %.3g ΣΔ %.3g, want ≤ 1e-4 and |ΣΔ| ≤ 0.00105", chunk, maxd, sum)
+							}
+						case "FP16":
+							ref := fp16SumRule[name]
+							if maxd > 1e-2 || math.Abs(sum) > 1.05*math.Abs(ref) {
+								t.Errorf("chunk %d: max|Δ| %.3g ΣΔ %.4g, want ≤ 1e-2 and |ΣΔ| ≤ 1.05·%.4g", chunk, maxd, sum, math.Abs(ref))
+							}
+						default:
+							q, ok := quantTable[base]
+							if !ok {
+								t.Fatalf("no reference figures for %s", base)
+							}
+							if !integer && (math.Abs(maxd-q[0]) > 0.01 || math.Abs(sum-q[1]) > 0.01) {
+								t.Errorf("exact, chunk %d: max|Δ| %.4g ΣΔ %.4f, want %.4g and %.4f (±0.01)", chunk, maxd, sum, q[0], q[1])
+							}
+							if integer {
+								t.Logf("integer, chunk %d: max|Δ| %.4g ΣΔ %.4f (exact: %.4g, %.4f)", chunk, maxd, sum, q[0], q[1])
+							}
 						}
-					case "FP16":
-						ref := fp16SumRule[name]
-						if maxd > 1e-2 || math.Abs(sum) > 1.05*math.Abs(ref) {
-							t.Errorf("chunk %d: max|Δ| %.3g ΣΔ %.4g, want ≤ 1e-2 and |ΣΔ| ≤ 1.05·%.4g", chunk, maxd, sum, math.Abs(ref))
+						if serial == nil {
+							serial = got
+							continue
 						}
-					default:
-						q, ok := quantTable[base]
-						if !ok {
-							t.Fatalf("no reference figures for %s", base)
+						// Sequence mode runs the same arithmetic as the
+						// serial step in other orders. With 8-bit
+						// activations a rounding-level difference in x can
+						// move a code by one, which the later layers carry:
+						// measured ≤ 0.025 on these files.
+						tol := 1e-5
+						if integer && typ != "FP32" && typ != "FP16" {
+							tol = 0.05
 						}
-						// Serial steps dequantize the weights exactly (spec
-						// §14.1 table). Sequence mode quantizes activations
-						// to 8 bits for integer dot products, as ggml does,
-						// so it is held to the serial result instead.
-						if chunk != 64 && (math.Abs(maxd-q[0]) > 0.01 || math.Abs(sum-q[1]) > 0.01) {
-							t.Errorf("chunk %d: max|Δ| %.4g ΣΔ %.4f, want %.4g and %.4f (±0.01)", chunk, maxd, sum, q[0], q[1])
+						if d, _ := diff(got, serial); d > tol {
+							t.Errorf("integer %v: chunk %d vs serial max|Δ| %.3g > %g", integer, chunk, d, tol)
 						}
 					}
-					if serial == nil {
-						serial = got
+					if exact == nil {
+						exact = serial
 						continue
 					}
-					tol := 1e-5
-					if chunk == 64 && typ != "FP32" && typ != "FP16" {
-						tol = 0.1 // 8-bit activations in the integer prefill path; measured ≤ 0.07
-					}
-					if d, _ := diff(got, serial); d > tol {
-						t.Errorf("sequence vs serial max|Δ| %.3g > %g", d, tol)
+					// 8-bit activations move the logits by little; measured
+					// ≤ 0.096 on these files.
+					if d, _ := diff(serial, exact); d > 0.15 {
+						t.Errorf("integer vs exact max|Δ| %.3g > 0.15", d)
+					} else {
+						t.Logf("integer vs exact max|Δ| %.3g", d)
 					}
 				}
+				kernels.SetIntegerPrefill(true)
+				kernels.SetIntegerDecode(true)
 			})
 		}
 	})
