@@ -136,6 +136,10 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	}
 }
 
+// mmChunk is the column chunk of matMulAVX2: four rows of 512 floats (8
+// KiB) and three tokens' 512 floats (6 KiB) sit in L1 together.
+const mmChunk = 512
+
 // matMulAVX2 is the float product: for each group of four rows the weights
 // are widened (or dequantized) once per token block into scratch (F32 rows
 // are used in place), then the 4×3 FMA kernel runs over the block's
@@ -192,25 +196,39 @@ func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 				}
 				w = &tile[0]
 			}
-			for t := t0; t < t1; t += 3 {
-				nt := min(3, t1-t)
-				x0 := &x[t*c]
-				x1, x2 := x0, x0
-				if nt > 1 {
-					x1 = &x[(t+1)*c]
-				}
-				if nt > 2 {
-					x2 = &x[(t+2)*c]
-				}
-				mmF32x4x3(w, wstride, x0, x1, x2, n8, &out)
-				for tt := 0; tt < nt; tt++ {
-					xt := x[(t+tt)*c : (t+tt+1)*c]
-					for i := 0; i < k; i++ {
-						s := out[tt*4+i]
-						if n8 < c {
-							s += floatTail(m, r+i, n8, xt)
+			// Columns in chunks of mmChunk, so that the four rows' chunk
+			// stays in L1 while every token of the block passes over it.
+			for k0 := 0; k0 < n8; k0 += mmChunk {
+				kn := min(mmChunk, n8-k0)
+				wk := (*float32)(unsafe.Add(unsafe.Pointer(w), 4*k0))
+				for t := t0; t < t1; t += 3 {
+					nt := min(3, t1-t)
+					x0 := &x[t*c+k0]
+					x1, x2 := x0, x0
+					if nt > 1 {
+						x1 = &x[(t+1)*c+k0]
+					}
+					if nt > 2 {
+						x2 = &x[(t+2)*c+k0]
+					}
+					mmF32x4x3(wk, wstride, x0, x1, x2, kn, &out)
+					for tt := 0; tt < nt; tt++ {
+						yt := y[(t+tt)*ystride+r : (t+tt)*ystride+r+k]
+						if k0 == 0 {
+							copy(yt, out[tt*4:tt*4+k])
+						} else {
+							for i := range yt {
+								yt[i] += out[tt*4+i]
+							}
 						}
-						y[(t+tt)*ystride+r+i] = s
+					}
+				}
+			}
+			if n8 < c {
+				for t := t0; t < t1; t++ {
+					xt := x[t*c : (t+1)*c]
+					for i := 0; i < k; i++ {
+						y[t*ystride+r+i] += floatTail(m, r+i, n8, xt)
 					}
 				}
 			}
