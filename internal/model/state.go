@@ -23,14 +23,20 @@ type State struct {
 
 // NewState returns the initial state of m.
 func (m *Model) NewState() *State {
+	// make gives zeros without touching the pages, which for a large
+	// model is a measurable part of the time to the first token.
 	s := &State{Data: make([]float32, m.Cfg.StateFloats()), cfg: &m.Cfg}
-	s.Reset()
+	s.initV4()
 	return s
 }
 
 // Reset sets the initial values: zeros, and v4's pp = −1e30.
 func (s *State) Reset() {
 	clear(s.Data)
+	s.initV4()
+}
+
+func (s *State) initV4() {
 	if s.cfg.Major() == 4 {
 		for l := 0; l < s.cfg.Layers; l++ {
 			pp := s.pp(l)
