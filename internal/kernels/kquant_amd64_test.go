@@ -31,11 +31,3 @@ func TestDequantKAVX2(t *testing.T) {
 		}
 	}
 }
-
-func absMax(v []float32) float32 {
-	var m float32
-	for _, x := range v {
-		m = max(m, x, -x)
-	}
-	return m
-}

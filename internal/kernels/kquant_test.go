@@ -81,6 +81,14 @@ func nearlySame(a, b, scale float32) bool {
 	return math.Abs(float64(a)-float64(b)) <= 2e-7*float64(scale)
 }
 
+func absMax(v []float32) float32 {
+	var m float32
+	for _, x := range v {
+		m = max(m, x, -x)
+	}
+	return m
+}
+
 // kHandBlock packs one super-block from chosen parameters with its own
 // encoder of the ggml layout: 6-bit scales and mins (or int8 scales) and
 // the codes (0..15, 0..31, or 0..63 for Q6_K, stored less 32).
