@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/quant"
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
@@ -511,6 +513,68 @@ func BenchmarkMatMulKQuant(b *testing.B) {
 					})
 				})
 			}
+		}
+	}
+}
+
+// TestSpeedKQuant prints best-of-N figures for the k-quants (the machine
+// is shared; the minimum is the figure least disturbed by other load):
+// MatVec GB/s of weights from memory (8192×2048, cycling through copies
+// that together are well past the last-level cache) with one and two
+// threads, and from L2 (128×2048); MatMul GFLOP/s (2048×2048, one thread).
+// Run with RWKV_SPEED=1 go test -run TestSpeedKQuant -v ./internal/kernels/.
+func TestSpeedKQuant(t *testing.T) {
+	if os.Getenv("RWKV_SPEED") == "" {
+		t.Skip("set RWKV_SPEED=1")
+	}
+	best := func(n int, f func()) time.Duration {
+		b := time.Hour
+		for i := 0; i < n; i++ {
+			t0 := time.Now()
+			f()
+			b = min(b, time.Since(t0))
+		}
+		return b
+	}
+	pools := []*Pool{NewPool(1), NewPool(2)}
+	for _, dt := range kTypes {
+		ms := benchMats(t, dt, 8192, 2048)
+		x := randVec(rand.New(rand.NewPCG(1, 1)), 2048)
+		y := make([]float32, 8192)
+		l2, _ := NewMat(dt, 128, 2048, randWeights(rand.New(rand.NewPCG(2, 2)), dt, 128, 2048))
+		for _, set := range Names() {
+			line := fmt.Sprintf("matvec %s %s:", dt, set)
+			withSet(set, func() {
+				n := 3 * len(ms)
+				if set == "generic" {
+					n = len(ms) / 4
+				}
+				for _, p := range pools {
+					i := 0
+					d := best(n, func() { p.MatVec(ms[i%len(ms)], x, y); i++ })
+					line += fmt.Sprintf("  %d thr %5.1f GB/s", p.Threads(), float64(ms[0].Bytes())/d.Seconds()/1e9)
+				}
+				d := best(n*20, func() { pools[0].MatVec(l2, x, y) })
+				line += fmt.Sprintf("  L2 %5.1f GB/s", float64(l2.Bytes())/d.Seconds()/1e9)
+			})
+			t.Log(line)
+		}
+		m := ms[0]
+		for _, T := range []int{8, 64} {
+			x := randVec(rand.New(rand.NewPCG(3, 3)), T*2048)
+			y := make([]float32, T*8192)
+			line := fmt.Sprintf("matmul %s T=%d:", dt, T)
+			for _, set := range Names() {
+				withSet(set, func() {
+					n := 5
+					if set == "generic" {
+						n = 1
+					}
+					d := best(n, func() { pools[0].MatMul(m, x, T, y) })
+					line += fmt.Sprintf("  %s %6.1f GFLOP/s", set, 2*float64(m.Rows*m.Cols*T)/d.Seconds()/1e9)
+				})
+			}
+			t.Log(line)
 		}
 	}
 }
