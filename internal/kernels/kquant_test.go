@@ -329,6 +329,22 @@ func TestMatVecKQuantLo(t *testing.T) {
 	}
 }
 
+// TestMatVecKQuantLong: rows longer than one pass of the SIMD drivers
+// (kSegBlocks super-blocks, 65536 columns) are summed over segments.
+func TestMatVecKQuantLong(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long rows")
+	}
+	rng := rand.New(rand.NewPCG(45, 46))
+	cols := 256 * (2*256 + 3)
+	for _, im := range simdSets(t) {
+		for _, dt := range kTypes {
+			m := kMat(t, rng, dt, 5, cols, 1, false)
+			checkMatVec(t, im, m, randVec(rng, cols), 1e-5)
+		}
+	}
+}
+
 // TestMatVecKQuantNaNInf: non-finite activations propagate as in the
 // generic set (as TestMatVecNaNInf), and so do non-finite scales.
 func TestMatVecKQuantNaNInf(t *testing.T) {
