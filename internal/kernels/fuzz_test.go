@@ -10,13 +10,19 @@ import (
 
 // fuzzMat builds a matrix from fuzz input: the type, shape and offset from
 // the small integers, the weight bytes from raw (repeated), so any bit
-// pattern — NaN, Inf, subnormal, huge scales — can occur.
+// pattern — NaN, Inf, subnormal, huge scales — can occur. When a block
+// type comes out with cols a multiple of 256, the upper bits of dtSel may
+// turn it into a k-quant (Q4_K, Q5_K, Q6_K) of one to four super-blocks.
 func fuzzMat(t *testing.T, dtSel, rows8 uint8, cols16 uint16, off uint8, raw []byte) *Mat {
 	dt := allTypes[int(dtSel)%len(allTypes)]
 	rows := 1 + int(rows8)%12
 	cols := 1 + int(cols16)%400
 	if dt.Quantized() {
 		cols = 32 * (1 + int(cols16)%12)
+		if k := int(dtSel) / len(allTypes) % 4; cols%256 == 0 && k > 0 {
+			dt = kTypes[k-1]
+			cols = 256 * (1 + int(cols16)/12%4)
+		}
 	}
 	n, _ := dt.Bytes(int64(rows * cols))
 	data := make([]byte, n)
@@ -61,6 +67,9 @@ func rowScaleAndFinite(m *Mat, r int, x []float32) (float64, bool) {
 func FuzzMatVec(f *testing.F) {
 	f.Add(uint8(1), uint8(5), uint16(77), uint8(1), uint64(1), []byte{0x3c, 0x00, 0x12})
 	f.Add(uint8(4), uint8(9), uint16(3), uint8(2), uint64(2), []byte{0x2c, 0x11, 0x99, 0x7c})
+	f.Add(uint8(11), uint8(5), uint16(7), uint8(1), uint64(3), []byte{0x3c, 0x01, 0x12, 0x35})  // Q4_K, 256 columns
+	f.Add(uint8(19), uint8(6), uint16(19), uint8(3), uint64(4), []byte{0x2c, 0x01, 0x99, 0x7c}) // Q5_K, 512
+	f.Add(uint8(27), uint8(4), uint16(43), uint8(2), uint64(5), []byte{0x11, 0x22, 0x33, 0x14}) // Q6_K, 1024
 	f.Fuzz(func(t *testing.T, dtSel, rows8 uint8, cols16 uint16, off uint8, seed uint64, raw []byte) {
 		m := fuzzMat(t, dtSel, rows8, cols16, off, raw)
 		x := offsetVec(randVec(rand.New(rand.NewPCG(seed, 0)), m.Cols), int(off/4)%4)
@@ -98,6 +107,9 @@ func FuzzMatVec(f *testing.F) {
 func FuzzMatMul(f *testing.F) {
 	f.Add(uint8(0), uint8(5), uint16(77), uint8(1), uint8(3), uint64(1), []byte{0x3c, 0x00, 0x12})
 	f.Add(uint8(5), uint8(9), uint16(3), uint8(2), uint8(9), uint64(2), []byte{0x2c, 0x11, 0x99, 0x7c})
+	f.Add(uint8(12), uint8(7), uint16(19), uint8(1), uint8(5), uint64(3), []byte{0x3c, 0x01, 0x12, 0x35}) // Q4_K, 512 columns
+	f.Add(uint8(20), uint8(4), uint16(7), uint8(3), uint8(12), uint64(4), []byte{0x2c, 0x01, 0x99, 0x7c}) // Q5_K, 256
+	f.Add(uint8(28), uint8(9), uint16(31), uint8(2), uint8(2), uint64(5), []byte{0x11, 0x22, 0x33, 0x14}) // Q6_K, 768
 	f.Fuzz(func(t *testing.T, dtSel, rows8 uint8, cols16 uint16, off, T8 uint8, seed uint64, raw []byte) {
 		m := fuzzMat(t, dtSel, rows8, cols16, off, raw)
 		T := 2 + int(T8)%20

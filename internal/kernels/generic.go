@@ -165,11 +165,22 @@ func quantRowDot(dt tensor.DType, row []byte, x []float32) float32 {
 			sum += s*d + sx*m
 		}
 	default:
-		// k-quants and anything else: dequantize block by block.
+		// k-quants: dequantize block by block (direct calls, so that buf
+		// stays on the stack).
 		var buf [256]float32
 		for b := 0; b*bb < len(row); b++ {
 			y := buf[:be]
-			tensor.DequantizeK(dt, row[b*bb:(b+1)*bb], y)
+			blk := row[b*bb : (b+1)*bb]
+			switch dt {
+			case tensor.Q4_K:
+				tensor.DequantizeQ4K(blk, y)
+			case tensor.Q5_K:
+				tensor.DequantizeQ5K(blk, y)
+			case tensor.Q6_K:
+				tensor.DequantizeQ6K(blk, y)
+			default:
+				panic("kernels: no row dot for " + dt.String())
+			}
 			sum += dotGeneric(y, x[b*be:(b+1)*be])
 		}
 	}

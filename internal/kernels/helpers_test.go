@@ -13,6 +13,7 @@ import (
 var (
 	floatTypes = []tensor.DType{tensor.F32, tensor.F16, tensor.BF16}
 	quantTypes = []tensor.DType{tensor.Q8_0, tensor.Q4_0, tensor.Q4_1, tensor.Q5_0, tensor.Q5_1}
+	kTypes     = []tensor.DType{tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} // columns in multiples of 256
 )
 
 // simdSets are the sets other than the reference on this CPU.
@@ -76,12 +77,32 @@ func randWeights(rng *rand.Rand, dt tensor.DType, rows, cols int) []byte {
 		return tensor.F32ToF16(v)
 	}
 	for off := 0; off < len(b); off += bb {
+		switch dt {
+		case tensor.Q6_K: // d is last; the int8 sub-block scales stay random
+			binary.LittleEndian.PutUint16(b[off+208:], kScale(rng))
+			continue
+		case tensor.Q4_K, tensor.Q5_K: // d, dmin; 6-bit scales stay random
+			binary.LittleEndian.PutUint16(b[off:], kScale(rng))
+			binary.LittleEndian.PutUint16(b[off+2:], kScale(rng))
+			continue
+		}
 		binary.LittleEndian.PutUint16(b[off:], scale())
 		if dt == tensor.Q4_1 || dt == tensor.Q5_1 {
 			binary.LittleEndian.PutUint16(b[off+2:], scale())
 		}
 	}
 	return b
+}
+
+// kScale is a k-quant super-block scale (d or dmin): 0.0002..0.002 of
+// either sign, so that weights (d·sc·q with sc up to 63 or 127) are of
+// the order of those of the other types.
+func kScale(rng *rand.Rand) uint16 {
+	v := float32(0.0002 + 0.0018*rng.Float64())
+	if rng.IntN(4) == 0 {
+		v = -v
+	}
+	return tensor.F32ToF16(v)
 }
 
 // newTestMat builds a matrix whose data starts off bytes into a buffer.

@@ -51,9 +51,8 @@ func dotNEONGo(a, b []float32) float32 {
 	return s
 }
 
-// matVecNEON runs the four-row kernels for the float and legacy quantized
-// types (the last rows, fewer than four, one at a time with stride 0);
-// k-quants use the generic code.
+// matVecNEON runs the four-row kernels (the last rows, fewer than four,
+// one at a time with stride 0); the k-quants' are in kquant_arm64.go.
 func matVecNEON(m *Mat, x, y []float32, lo, hi int) {
 	if lo >= hi {
 		return
@@ -119,6 +118,8 @@ func matVecNEON(m *Mat, x, y []float32, lo, hi int) {
 			copy(y[r:r+k], out[:k])
 			r += k
 		}
+	case tensor.Q4_K, tensor.Q5_K, tensor.Q6_K:
+		matVecKNEON(m, x, y, lo, hi)
 	default:
 		matVecGeneric(m, x, y, lo, hi)
 	}
@@ -235,7 +236,7 @@ func matMulNEON(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 							}
 						}
 					default: // quantized, whole blocks (n4 == c)
-						dequantRow(m, r+i, dst)
+						dequantRowNEON(m, r+i, dst)
 					}
 				}
 				w = &tile[0]
