@@ -13,7 +13,6 @@ import (
 	"github.com/rwkv-chat/rwkv-chat/internal/bench"
 	"github.com/rwkv-chat/rwkv-chat/internal/hub"
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
-	"github.com/rwkv-chat/rwkv-chat/internal/model"
 	"github.com/rwkv-chat/rwkv-chat/internal/synth"
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 	"github.com/spf13/cobra"
@@ -42,7 +41,9 @@ func newBenchCmd(s *streams) *cobra.Command {
 		Long: `bench times one-token decode steps (median of repeats, after warm-up) and the
 prefill of a prompt, the load time and the peak resident memory, and measures this
 machine's memory read bandwidth and fp32 GEMM throughput, so that decode speed can
-be read as a fraction of the bandwidth roofline.
+be read as a fraction of the bandwidth roofline. A model file that is not in the
+page cache is read in during loading (on Linux), so its load time includes that
+and its first token does not wait for the disk.
 
 --synthetic writes (once, into the cache dir) an rwkv.cpp-format file with random
 weights at a real model's shape: v4|v5|v6|v7 - 0.1b|0.4b|1.5b|2.9b.
@@ -120,7 +121,7 @@ func runBench(o *benchOptions, s *streams) error {
 	for _, tg := range targets {
 		bench.ResetPeakRSS()
 		start := time.Now()
-		m, err := model.Open(tg.path, model.Options{})
+		m, err := openWithProgress(tg.path, s.Err)
 		if err != nil {
 			return err
 		}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/hub"
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
 	"github.com/rwkv-chat/rwkv-chat/internal/model"
+	"github.com/rwkv-chat/rwkv-chat/internal/progress"
 	"github.com/rwkv-chat/rwkv-chat/internal/tokenizer"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -75,9 +78,12 @@ func applyEnv(cmd *cobra.Command) error {
 type modelOptions struct {
 	Path string
 	Pull bool
+
+	cmd *cobra.Command // whose stderr shows the loading's progress
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
+	o.cmd = cmd
 	cmd.Flags().StringVarP(&o.Path, "model", "m", "", "model file (.pth, .safetensors, rwkv.cpp .bin, .gguf) or a cached catalogue name (default: "+hub.DefaultModel().Name+")")
 	cmd.Flags().BoolVar(&o.Pull, "pull", false, "download the model (and its tokenizer) first when it is not cached")
 }
@@ -127,17 +133,68 @@ func isHubRef(ref string) bool {
 	return false
 }
 
-// load opens the model and reports how long it took.
+// load opens the model and reports how long it took. A load that takes
+// more than loadProgressDelay shows its progress on the command's stderr.
 func (o *modelOptions) load() (*model.Model, time.Duration, error) {
 	if err := o.resolve(); err != nil {
 		return nil, 0, err
 	}
+	var errOut io.Writer = os.Stderr
+	if o.cmd != nil {
+		errOut = o.cmd.ErrOrStderr()
+	}
 	start := time.Now()
-	m, err := model.Open(o.Path, model.Options{})
+	m, err := openWithProgress(o.Path, errOut)
 	if err != nil {
 		return nil, 0, err
 	}
 	return m, time.Since(start), nil
+}
+
+// loadProgressDelay is how long loading a model runs before its progress
+// is shown: loads that end sooner print nothing.
+const loadProgressDelay = time.Second
+
+// loadClock is the clock of the loading progress (tests stop or speed it).
+var loadClock = time.Now
+
+// openWithProgress opens a model file, showing the progress of loading it
+// on w (stderr; never stdout) once it has taken loadProgressDelay: a bar
+// redrawn in place and blanked out at the end on a terminal, else a line
+// every few seconds and a summary. A ticker keeps the display going through
+// steps that report nothing (parsing a file whose headers are spread over
+// it, when it is not in the page cache).
+func openWithProgress(path string, w io.Writer) (*model.Model, error) {
+	bar := newLoadBar(w, filepath.Base(path), loadClock)
+	stop := bar.TickEvery(progress.TTYPeriod)
+	m, err := model.Open(path, model.Options{Progress: func(done, total int64) { bar.Set(done, total) }})
+	stop()
+	bar.Clear()
+	return m, err
+}
+
+// newLoadBar starts the progress display of loading the model file name
+// on w; now is the clock (nil: time.Now).
+func newLoadBar(w io.Writer, name string, now func() time.Time) *progress.Bar {
+	tty, width := terminalWidth(w)
+	bar := progress.New(w, tty, width, now)
+	bar.Delay = loadProgressDelay
+	bar.Start("Loading "+name, 0, 0)
+	return bar
+}
+
+// terminalWidth reports whether w is a terminal, and its width (0 when
+// unknown).
+func terminalWidth(w io.Writer) (tty bool, width int) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		width = 0
+	}
+	return true, width
 }
 
 // formatBytes prints a size with a binary unit.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rwkv-chat/rwkv-chat/internal/arch"
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
+	"github.com/rwkv-chat/rwkv-chat/internal/pagecache"
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 )
 
@@ -21,13 +22,32 @@ type Options struct {
 	GroupNormEps float32
 	// RescaleEvery: see Config.RescaleEvery.
 	RescaleEvery int
+	// Progress, when set, is called as loading goes: done is the bytes of
+	// tensor data dealt with so far (converted, or kept in place) out of
+	// total, the size of all the tensors. It is first called with done 0,
+	// then with growing values, and last with done == total. With Progress
+	// set, Open also reads in a mapped file that is mostly not in the page
+	// cache (Linux), so that this shows as progress while loading rather
+	// than as a long first token. It is called on the loading goroutine.
+	Progress func(done, total int64)
 }
+
+// pageInChunk is how much of a tensor is read in between two progress
+// calls.
+const pageInChunk = 4 << 20
 
 // FromTensors builds a model from a file's tensors. transformed says the
 // values are in the rwkv.cpp converter's form (spec §6.4): decays already
 // exponentiated, LoRA matrices (out,in), v7 x_* concatenated as x_rwkvag.
 func FromTensors(ts []*tensor.Tensor, transformed bool, opt Options) (m *Model, err error) {
-	ld := &loader{byName: make(map[string]*tensor.Tensor, len(ts)), tr: transformed}
+	return fromTensors(ts, transformed, opt, false)
+}
+
+// fromTensors is FromTensors; pageIn asks to read in the pages of the
+// weights kept in place (they are in a mapped file not yet in RAM).
+func fromTensors(ts []*tensor.Tensor, transformed bool, opt Options, pageIn bool) (m *Model, err error) {
+	ld := &loader{byName: make(map[string]*tensor.Tensor, len(ts)), tr: transformed,
+		progress: opt.Progress, pageIn: pageIn}
 	names := make([]string, 0, len(ts))
 	for _, t := range ts {
 		if err := t.Check(); err != nil {
@@ -58,9 +78,21 @@ func FromTensors(ts []*tensor.Tensor, transformed bool, opt Options) (m *Model, 
 	}
 	m.fingerprint = fingerprint(&cfg, ts)
 	ld.cfg = &m.Cfg
+	for _, t := range ts {
+		ld.total += int64(len(t.Data))
+	}
+	ld.taken = make(map[string]bool, len(ts))
+	if ld.progress != nil {
+		ld.progress(0, ld.total)
+	}
 	m.load(ld)
 	if ld.err != nil {
 		return nil, ld.err
+	}
+	if ld.progress != nil && ld.done < ld.total {
+		// Tensors the model does not use.
+		ld.done = ld.total
+		ld.progress(ld.done, ld.total)
 	}
 	m.initScratch()
 	return m, nil
@@ -71,6 +103,46 @@ type loader struct {
 	tr     bool
 	cfg    *Config
 	err    error
+
+	// Progress: see Options.Progress. taken holds the tensors already
+	// counted in done.
+	progress    func(done, total int64)
+	done, total int64
+	taken       map[string]bool
+	pageIn      bool
+}
+
+// advance counts n more bytes done.
+func (ld *loader) advance(n int64) {
+	ld.done += n
+	if ld.progress != nil && n > 0 {
+		ld.progress(ld.done, ld.total)
+	}
+}
+
+// took counts tensor t as dealt with once its values are converted.
+func (ld *loader) took(t *tensor.Tensor) {
+	if ld.taken[t.Name] {
+		return
+	}
+	ld.taken[t.Name] = true
+	ld.advance(int64(len(t.Data)))
+}
+
+// inPlace counts tensor t, whose data the model uses where it is (in the
+// mapped file). With pageIn its pages are read in first, with progress
+// along the way, except for the embedding table: one row of it is read per
+// token, so reading it all would only cost time and memory.
+func (ld *loader) inPlace(t *tensor.Tensor) {
+	if !ld.pageIn || t.Name == "emb.weight" {
+		ld.took(t)
+		return
+	}
+	if ld.taken[t.Name] {
+		return
+	}
+	ld.taken[t.Name] = true
+	pagecache.ReadIn(t.Data, pageInChunk, func(n int) { ld.advance(int64(n)) })
 }
 
 func (ld *loader) fail(format string, a ...any) {
@@ -167,7 +239,9 @@ func (ld *loader) vec(name string, n int) []float32 {
 	f, err := t.Float32s()
 	if err != nil {
 		ld.fail("%v", err)
+		return f
 	}
+	ld.took(t)
 	return f
 }
 
@@ -177,7 +251,11 @@ func (ld *loader) mat(name string, rows, cols int) *kernels.Mat {
 	if t == nil {
 		return nil
 	}
-	return ld.matOf(t, name, rows, cols)
+	m := ld.matOf(t, name, rows, cols)
+	if m != nil {
+		ld.inPlace(t)
+	}
+	return m
 }
 
 func (ld *loader) matOf(t *tensor.Tensor, name string, rows, cols int) *kernels.Mat {
@@ -213,6 +291,7 @@ func (ld *loader) lora(name string, out, in int) *kernels.Mat {
 		ld.fail("%v", err)
 		return nil
 	}
+	ld.took(t)
 	return transposeF32(f, in, out)
 }
 
@@ -373,6 +452,7 @@ func (ld *loader) maaW2(name string, D, C int) [5]*kernels.Mat {
 		return out
 	}
 	if ld.tr { // (5, C, D): each slice is already (out, in)
+		ld.inPlace(t)
 		n := len(t.Data) / 5
 		for f := range out {
 			out[f] = ld.matOf(&tensor.Tensor{Name: name, DType: t.DType, Shape: []int{C, D}, Data: t.Data[f*n : (f+1)*n]}, name, C, D)
@@ -384,6 +464,7 @@ func (ld *loader) maaW2(name string, D, C int) [5]*kernels.Mat {
 		ld.fail("%v", err)
 		return out
 	}
+	ld.took(t)
 	for f := range out {
 		out[f] = transposeF32(all[f*D*C:(f+1)*D*C], D, C)
 	}
@@ -402,6 +483,7 @@ func (ld *loader) perChannel(name string, H, N int) []float32 {
 		ld.fail("%v", err)
 		return nil
 	}
+	ld.took(t)
 	switch len(f) {
 	case H * N:
 		return f

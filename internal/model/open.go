@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/format"
+	"github.com/rwkv-chat/rwkv-chat/internal/pagecache"
+	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 )
 
 // Open loads a model file of any supported format. The returned model keeps
@@ -27,7 +29,7 @@ func Open(path string, opt Options) (*Model, error) {
 			opt.RescaleEvery = n
 		}
 	}
-	m, err := FromTensors(f.Tensors, f.Transformed, opt)
+	m, err := fromTensors(f.Tensors, f.Transformed, opt, opt.Progress != nil && coldFile(f.Tensors))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -35,6 +37,29 @@ func Open(path string, opt Options) (*Model, error) {
 	m.file = f
 	m.Format = f.Format
 	return m, nil
+}
+
+// Residency sampling: a file counts as in the page cache when at least
+// residentEnough of residencySamples pages spread over its weights are.
+const (
+	residencySamples = 128
+	residentEnough   = 0.9
+)
+
+// coldFile reports whether the weights the model reads at every token (all
+// but the embedding table, see loader.inPlace) are mostly not in RAM, so
+// that the first token would wait for the disk. It samples a few pages
+// with mincore (Linux); where that cannot be asked it says no, and the file
+// is left to be paged in on use as before.
+func coldFile(ts []*tensor.Tensor) bool {
+	regions := make([][]byte, 0, len(ts))
+	for _, t := range ts {
+		if t.Name != "emb.weight" {
+			regions = append(regions, t.Data)
+		}
+	}
+	frac, ok := pagecache.Resident(regions, residencySamples)
+	return ok && frac < residentEnough
 }
 
 // File is the opened model file (its Meta, and for GGUF files the
