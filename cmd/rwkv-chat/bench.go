@@ -102,6 +102,9 @@ func runBench(o *benchOptions, s *streams) error {
 	if len(targets) == 0 {
 		return usageErrorf("nothing to measure: give --model FILE or --synthetic NAME")
 	}
+	if o.Prefill < 1 || o.Decode < 1 || o.Repeats < 1 {
+		return usageErrorf("--prefill, --decode and --repeats must be at least 1")
+	}
 	if o.Context > 0 {
 		return runBenchContext(o, s, targets)
 	}

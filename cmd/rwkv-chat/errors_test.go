@@ -198,3 +198,18 @@ func TestInfoJSON(t *testing.T) {
 		t.Fatalf("%+v", info)
 	}
 }
+
+// TestBenchCounts: counts below one are a usage error, not a panic.
+func TestBenchCounts(t *testing.T) {
+	path := testutil.Path(t, "models", "tiny", "tiny-rwkv-7v0-834K-FP32.bin")
+	for _, flag := range []string{"--prefill", "--decode", "--repeats"} {
+		code, _, stderr := runCLI(t, "", "bench", "--model", path, "--no-machine", flag, "0")
+		if code != exitUsage || !strings.Contains(stderr, "at least 1") {
+			t.Fatalf("bench %s 0: exit %d, stderr %q", flag, code, stderr)
+		}
+	}
+	code, _, stderr := runCLI(t, "", "bench", "--model", path, "--no-machine", "--prefill", "3", "--decode", "2", "--repeats", "1")
+	if code != exitOK {
+		t.Fatalf("bench --prefill 3: exit %d, stderr %q", code, stderr)
+	}
+}

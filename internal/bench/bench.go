@@ -79,7 +79,7 @@ func Run(m *model.Model, o Options) Result {
 
 	// Decode: median over repeats of the mean step time, after warm-up.
 	st := m.NewState()
-	_ = m.Forward(st, prompt[:8], logits)
+	_ = m.Forward(st, prompt[:min(8, len(prompt))], logits)
 	steps := tokens(o.DecodeTokens, V, 2)
 	for _, t := range steps[:min(4, len(steps))] {
 		_ = m.Forward(st, []int{t}, logits)
