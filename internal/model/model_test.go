@@ -139,6 +139,11 @@ func TestTinyExpectedLogits(t *testing.T) {
 						tol := 1e-5
 						if integer && typ != "FP32" && typ != "FP16" {
 							tol = 0.05
+							if kernels.Active().MatVecQ == nil {
+								// This set decodes with float activations
+								// (NEON): serial is the exact result.
+								tol = 0.15
+							}
 						}
 						if d, _ := diff(got, serial); d > tol {
 							t.Errorf("integer %v: chunk %d vs serial max|Δ| %.3g > %g", integer, chunk, d, tol)
