@@ -3,7 +3,7 @@
 // AVX2 + FMA + F16C kernels for the k-quant weight types (Q4_K, Q5_K,
 // Q6_K; block layouts in internal/tensor/kquant.go): the matrix-vector
 // product with float32 activations, and a row dequantizer for the float
-// matrix-matrix product. The Go drivers are in kquant_amd64.go; the
+// matrix-matrix product. The Go drivers are in kquant_asm.go; the
 // generic twins are quantRowDot and tensor.DequantizeK.
 //
 // Register use: AX BX CX DX SI DI R8-R13 only (R14 is g, R15 is left

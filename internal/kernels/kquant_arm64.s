@@ -6,7 +6,7 @@
 // (block layouts in internal/tensor/kquant.go): the matrix-vector product
 // with float32 activations and a row dequantizer for the float
 // matrix-matrix product, the twins of quantRowDot and tensor.DequantizeK.
-// kquant_arm64.go drives them. Instructions the Go assembler does not know
+// kquant_asm.go drives them. Instructions the Go assembler does not know
 // are WORD encodings with the instruction as a comment.
 //
 // The matrix-vector kernels take four rows at w + k·stride (stride in
@@ -21,10 +21,10 @@
 
 #include "textflag.h"
 
-// func kxsumsNEON(x *float32, nb int, xs *float32)
+// func kxsums(x *float32, nb int, xs *float32)
 // The sub-block sums of x for the Q4_K and Q5_K kernels: xs[8b+s] = Σ of
 // the 32 floats x[256b+32s ..] for each super-block b < nb.
-TEXT ·kxsumsNEON(SB), NOSPLIT, $0-24
+TEXT ·kxsums(SB), NOSPLIT, $0-24
 	MOVD x+0(FP), R0
 	MOVD nb+8(FP), R1
 	MOVD xs+16(FP), R2
@@ -117,12 +117,12 @@ kxsloop:
 kxsdone:
 	RET
 
-// func mvQ4Kx4NEON(w *byte, stride int, x *float32, nb int, y *[4]float32, xs *float32)
+// func mvQ4Kx4(w *byte, stride int, x *float32, nb int, y *[4]float32, xs *float32)
 // Q4_K: element 64j+l (l < 32) of a super-block is the low nibble of
 // qs[32j+l], element 64j+32+l its high nibble; sub-block s (32
 // elements) is d·sc_s·q − dmin·m_s. Per row: Σ_s d·sc_s·(Σ q·x) −
-// Σ_s dmin·m_s·X_s, with xs the sub-block sums X_s of x (kxsumsNEON).
-TEXT ·mvQ4Kx4NEON(SB), NOSPLIT, $0-48
+// Σ_s dmin·m_s·X_s, with xs the sub-block sums X_s of x (kxsums).
+TEXT ·mvQ4Kx4(SB), NOSPLIT, $0-48
 	MOVD w+0(FP), R0
 	MOVD stride+8(FP), R1
 	MOVD x+16(FP), R2
@@ -136,10 +136,10 @@ TEXT ·mvQ4Kx4NEON(SB), NOSPLIT, $0-48
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
-	CBZ R3, mvQ4Kx4NEONdone
+	CBZ R3, mvQ4Kx4done
 	VMOVI $15, V12.B16
 
-mvQ4Kx4NEONloop:
+mvQ4Kx4loop:
 	VLD1.P 32(R8), [V30.S4, V31.S4]
 	MOVWU 4(R0), R9
 	MOVWU 8(R0), R10
@@ -1411,22 +1411,22 @@ mvQ4Kx4NEONloop:
 	ADD $144, R7
 	ADD $1024, R2
 	SUBS $1, R3
-	BNE mvQ4Kx4NEONloop
+	BNE mvQ4Kx4loop
 
-mvQ4Kx4NEONdone:
+mvQ4Kx4done:
 	WORD $0x6e21d400 // faddp v0.4s, v0.4s, v1.4s
 	WORD $0x6e23d442 // faddp v2.4s, v2.4s, v3.4s
 	WORD $0x6e22d400 // faddp v0.4s, v0.4s, v2.4s
 	VST1 [V0.S4], (R4)
 	RET
 
-// func mvQ5Kx4NEON(w *byte, stride int, x *float32, nb int, y *[4]float32, xs *float32)
+// func mvQ5Kx4(w *byte, stride int, x *float32, nb int, y *[4]float32, xs *float32)
 // Q5_K: element 64j+l (l < 32) of a super-block is the low nibble of
 // qs[32j+l], element 64j+32+l its high nibble (plus 16 for bit 2j, or 2j+1, of
 // qh[l]); sub-block s (32
 // elements) is d·sc_s·q − dmin·m_s. Per row: Σ_s d·sc_s·(Σ q·x) −
-// Σ_s dmin·m_s·X_s, with xs the sub-block sums X_s of x (kxsumsNEON).
-TEXT ·mvQ5Kx4NEON(SB), NOSPLIT, $0-48
+// Σ_s dmin·m_s·X_s, with xs the sub-block sums X_s of x (kxsums).
+TEXT ·mvQ5Kx4(SB), NOSPLIT, $0-48
 	MOVD w+0(FP), R0
 	MOVD stride+8(FP), R1
 	MOVD x+16(FP), R2
@@ -1440,11 +1440,11 @@ TEXT ·mvQ5Kx4NEON(SB), NOSPLIT, $0-48
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
-	CBZ R3, mvQ5Kx4NEONdone
+	CBZ R3, mvQ5Kx4done
 	VMOVI $15, V12.B16
 	VMOVI $1, V13.B16
 
-mvQ5Kx4NEONloop:
+mvQ5Kx4loop:
 	VLD1.P 32(R8), [V30.S4, V31.S4]
 	MOVWU 4(R0), R9
 	MOVWU 8(R0), R10
@@ -2964,21 +2964,21 @@ mvQ5Kx4NEONloop:
 	ADD $176, R7
 	ADD $1024, R2
 	SUBS $1, R3
-	BNE mvQ5Kx4NEONloop
+	BNE mvQ5Kx4loop
 
-mvQ5Kx4NEONdone:
+mvQ5Kx4done:
 	WORD $0x6e21d400 // faddp v0.4s, v0.4s, v1.4s
 	WORD $0x6e23d442 // faddp v2.4s, v2.4s, v3.4s
 	WORD $0x6e22d400 // faddp v0.4s, v0.4s, v2.4s
 	VST1 [V0.S4], (R4)
 	RET
 
-// func mvQ6Kx4NEON(w *byte, stride int, x *float32, nb int, y *[4]float32, xs *float32)
+// func mvQ6Kx4(w *byte, stride int, x *float32, nb int, y *[4]float32, xs *float32)
 // Q6_K (xs unused): in half n (128 elements), quarter qt (32), element l
 // is ql[64n+32(qt%2)+l] (low nibble for qt < 2, else high) | (qh[32n+l]
 // >> 2qt & 3) << 4, less 32; sub-block s (16 elements) is scaled by
 // d·scales[s].
-TEXT ·mvQ6Kx4NEON(SB), NOSPLIT, $0-48
+TEXT ·mvQ6Kx4(SB), NOSPLIT, $0-48
 	MOVD w+0(FP), R0
 	MOVD stride+8(FP), R1
 	MOVD x+16(FP), R2
@@ -2992,12 +2992,12 @@ TEXT ·mvQ6Kx4NEON(SB), NOSPLIT, $0-48
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
-	CBZ R3, mvQ6Kx4NEONdone
+	CBZ R3, mvQ6Kx4done
 	VMOVI $15, V12.B16
 	VMOVI $3, V13.B16
 	VMOVI $32, V14.B16
 
-mvQ6Kx4NEONloop:
+mvQ6Kx4loop:
 	FMOVD 192(R0), F24
 	WORD $0x0f08a718 // sxtl v24.8h, v24.8b
 	WORD $0x0f10a704 // sxtl v4.4s, v24.4h
@@ -4516,27 +4516,27 @@ mvQ6Kx4NEONloop:
 	ADD $210, R7
 	ADD $1024, R2
 	SUBS $1, R3
-	BNE mvQ6Kx4NEONloop
+	BNE mvQ6Kx4loop
 
-mvQ6Kx4NEONdone:
+mvQ6Kx4done:
 	WORD $0x6e21d400 // faddp v0.4s, v0.4s, v1.4s
 	WORD $0x6e23d442 // faddp v2.4s, v2.4s, v3.4s
 	WORD $0x6e22d400 // faddp v0.4s, v0.4s, v2.4s
 	VST1 [V0.S4], (R4)
 	RET
 
-// func dqQ4KNEON(src *byte, nb int, dst *float32)
+// func dqQ4K(src *byte, nb int, dst *float32)
 // nb (> 0) Q4_K super-blocks at src to 256·nb floats at dst: the twin of
 // tensor.DequantizeQ4K (V4, V5 the scales d·sc, V10, V11 the mins dmin·m).
-TEXT ·dqQ4KNEON(SB), NOSPLIT, $0-24
+TEXT ·dqQ4K(SB), NOSPLIT, $0-24
 	MOVD src+0(FP), R0
 	MOVD nb+8(FP), R1
 	MOVD dst+16(FP), R2
-	CBZ R1, dqQ4KNEONdone
+	CBZ R1, dqQ4Kdone
 	VMOVI $15, V12.B16
 	VMOVI $1, V13.B16
 
-dqQ4KNEONloop:
+dqQ4Kloop:
 	MOVWU 4(R0), R9
 	MOVWU 8(R0), R10
 	MOVWU 12(R0), R11
@@ -4944,23 +4944,23 @@ dqQ4KNEONloop:
 	ADD $144, R0
 	ADD $1024, R2
 	SUBS $1, R1
-	BNE dqQ4KNEONloop
+	BNE dqQ4Kloop
 
-dqQ4KNEONdone:
+dqQ4Kdone:
 	RET
 
-// func dqQ5KNEON(src *byte, nb int, dst *float32)
+// func dqQ5K(src *byte, nb int, dst *float32)
 // nb (> 0) Q5_K super-blocks at src to 256·nb floats at dst: the twin of
 // tensor.DequantizeQ5K (V4, V5 the scales d·sc, V10, V11 the mins dmin·m).
-TEXT ·dqQ5KNEON(SB), NOSPLIT, $0-24
+TEXT ·dqQ5K(SB), NOSPLIT, $0-24
 	MOVD src+0(FP), R0
 	MOVD nb+8(FP), R1
 	MOVD dst+16(FP), R2
-	CBZ R1, dqQ5KNEONdone
+	CBZ R1, dqQ5Kdone
 	VMOVI $15, V12.B16
 	VMOVI $1, V13.B16
 
-dqQ5KNEONloop:
+dqQ5Kloop:
 	MOVWU 4(R0), R9
 	MOVWU 8(R0), R10
 	MOVWU 12(R0), R11
@@ -5430,24 +5430,24 @@ dqQ5KNEONloop:
 	ADD $176, R0
 	ADD $1024, R2
 	SUBS $1, R1
-	BNE dqQ5KNEONloop
+	BNE dqQ5Kloop
 
-dqQ5KNEONdone:
+dqQ5Kdone:
 	RET
 
-// func dqQ6KNEON(src *byte, nb int, dst *float32)
+// func dqQ6K(src *byte, nb int, dst *float32)
 // nb (> 0) Q6_K super-blocks at src to 256·nb floats at dst: the twin of
 // tensor.DequantizeQ6K.
-TEXT ·dqQ6KNEON(SB), NOSPLIT, $0-24
+TEXT ·dqQ6K(SB), NOSPLIT, $0-24
 	MOVD src+0(FP), R0
 	MOVD nb+8(FP), R1
 	MOVD dst+16(FP), R2
-	CBZ R1, dqQ6KNEONdone
+	CBZ R1, dqQ6Kdone
 	VMOVI $15, V12.B16
 	VMOVI $3, V13.B16
 	VMOVI $32, V14.B16
 
-dqQ6KNEONloop:
+dqQ6Kloop:
 	FMOVD 192(R0), F24
 	WORD $0x0f08a718 // sxtl v24.8h, v24.8b
 	WORD $0x0f10a704 // sxtl v4.4s, v24.4h
@@ -5837,7 +5837,7 @@ dqQ6KNEONloop:
 	ADD $210, R0
 	ADD $1024, R2
 	SUBS $1, R1
-	BNE dqQ6KNEONloop
+	BNE dqQ6Kloop
 
-dqQ6KNEONdone:
+dqQ6Kdone:
 	RET

@@ -132,7 +132,7 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 			r += k
 		}
 	case tensor.Q4_K, tensor.Q5_K, tensor.Q6_K:
-		matVecKAVX2(m, x, y, lo, hi)
+		matVecKAsm(m, x, y, lo, hi)
 	default:
 		matVecGeneric(m, x, y, lo, hi)
 	}
@@ -193,7 +193,7 @@ func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 					case m.DType == tensor.BF16:
 						cvtBF16(&dst[0], &m.u16[(r+i)*c], n8)
 					default: // quantized, whole blocks (n8 == c)
-						dequantRowAVX2(m, r+i, dst)
+						dequantRowKAsm(m, r+i, dst)
 					}
 				}
 				w = &tile[0]

@@ -52,7 +52,7 @@ func dotNEONGo(a, b []float32) float32 {
 }
 
 // matVecNEON runs the four-row kernels (the last rows, fewer than four,
-// one at a time with stride 0); the k-quants' are in kquant_arm64.go.
+// one at a time with stride 0); the k-quants' are in kquant_asm.go.
 func matVecNEON(m *Mat, x, y []float32, lo, hi int) {
 	if lo >= hi {
 		return
@@ -119,7 +119,7 @@ func matVecNEON(m *Mat, x, y []float32, lo, hi int) {
 			r += k
 		}
 	case tensor.Q4_K, tensor.Q5_K, tensor.Q6_K:
-		matVecKNEON(m, x, y, lo, hi)
+		matVecKAsm(m, x, y, lo, hi)
 	default:
 		matVecGeneric(m, x, y, lo, hi)
 	}
@@ -236,7 +236,7 @@ func matMulNEON(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 							}
 						}
 					default: // quantized, whole blocks (n4 == c)
-						dequantRowNEON(m, r+i, dst)
+						dequantRowKAsm(m, r+i, dst)
 					}
 				}
 				w = &tile[0]

@@ -47,7 +47,7 @@ func TestSpeedKQuantParts(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			t0 := time.Now()
 			for j := 0; j < 10; j++ {
-				dequantRowAVX2(m, 0, dst)
+				dequantRowKAsm(m, 0, dst)
 			}
 			best = min(best, time.Since(t0))
 		}

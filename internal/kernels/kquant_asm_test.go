@@ -1,4 +1,4 @@
-//go:build amd64 && !purego
+//go:build (amd64 || arm64) && !purego
 
 package kernels
 
@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestDequantKAVX2: the assembly row dequantizers of the k-quants give
+// TestDequantKAsm: the assembly row dequantizers of the k-quants give
 // tensor.Dequantize's values (up to the one rounding a fused
 // multiply-subtract saves), whole rows at odd offsets.
-func TestDequantKAVX2(t *testing.T) {
+func TestDequantKAsm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(43, 44))
 	for _, dt := range kTypes {
 		for _, cols := range []int{256, 512, 2048} {
@@ -20,7 +20,7 @@ func TestDequantKAVX2(t *testing.T) {
 					want := make([]float32, cols)
 					got := make([]float32, cols+1)[1:]
 					dequantRow(m, r, want)
-					dequantRowAVX2(m, r, got)
+					dequantRowKAsm(m, r, got)
 					for i := range want {
 						if !nearlySame(got[i], want[i], 4*absMax(want[i/256*256:i/256*256+256])) {
 							t.Fatalf("%s cols=%d row %d: element %d got %v want %v", dt, cols, r, i, got[i], want[i])
