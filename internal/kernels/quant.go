@@ -94,43 +94,46 @@ func quantizeActsGo(a *qActs, x []float32, lo, hi int) {
 					setI32(rec, qaSQ+4*tt, 0)
 					continue
 				}
-				xs := x[t*cols+b*32 : t*cols+b*32+32]
-				var amax float32
-				finite := true
-				for _, v := range xs {
-					av := float32(math.Abs(float64(v)))
-					if !(av <= math.MaxFloat32) {
-						finite = false
-					}
-					amax = max(amax, av)
-				}
-				if !finite {
-					for g := 0; g < 8; g++ {
-						setI32(rec, 32*g+4*tt, 0)
-					}
-					setF32(rec, qaDX+4*tt, qNaN)
-					setF32(rec, qaSX+4*tt, qNaN)
-					setI32(rec, qaSQ+4*tt, 0)
-					continue
-				}
-				dx := amax / 127
-				var id float32
-				if dx != 0 {
-					id = 1 / dx
-				}
-				var sq int32
-				for j, v := range xs {
-					q := float32(math.RoundToEven(float64(v * id)))
-					q = min(max(q, -127), 127)
-					sq += int32(q)
-					rec[32*(j/4)+4*tt+j%4] = byte(int8(q))
+				var q [32]int8
+				dx, sq := quantBlock(x[t*cols+b*32:t*cols+b*32+32], &q)
+				for j, c := range q {
+					rec[32*(j/4)+4*tt+j%4] = byte(c)
 				}
 				setF32(rec, qaDX+4*tt, dx)
-				setF32(rec, qaSX+4*tt, dx*float32(sq))
+				setF32(rec, qaSX+4*tt, dx*float32(sq)) // NaN·0 = NaN for a non-finite block
 				setI32(rec, qaSQ+4*tt, sq)
 			}
 		}
 	}
+}
+
+// quantBlock quantizes one block of 32 activations into q and returns its
+// scale and Σq: dx = amax/127, q = roundeven(x·(1/dx)) clamped to ±127; a
+// block holding NaN or ±Inf gets dx = NaN and q = 0. The integer MatMul
+// (quantizeActsGo) and MatVec (quantizeVecGo) both use it, so decode and
+// prefill see the same codes.
+func quantBlock(xs []float32, q *[32]int8) (dx float32, sq int32) {
+	var amax float32
+	for _, v := range xs[:32] {
+		av := float32(math.Abs(float64(v)))
+		if !(av <= math.MaxFloat32) {
+			*q = [32]int8{}
+			return qNaN, 0
+		}
+		amax = max(amax, av)
+	}
+	dx = amax / 127
+	var id float32
+	if dx != 0 {
+		id = 1 / dx
+	}
+	for j, v := range xs[:32] {
+		c := float32(math.RoundToEven(float64(v * id)))
+		c = min(max(c, -127), 127)
+		sq += int32(c)
+		q[j] = int8(c)
+	}
+	return dx, sq
 }
 
 // quantizeActsTok is quantizeActsGo with each real token's row done by tok

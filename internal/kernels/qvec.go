@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"math"
 	"sync/atomic"
 	"unsafe"
 
@@ -36,14 +35,12 @@ func (v *qVec) reset(cols int) {
 	n := v.nb * 32
 	if len(v.qm)*8 < n+32 {
 		v.qm = make([]uint64, (n+32)/8+1)
-		v.ds = make([]float32, 2*v.nb)
-		v.sq = make([]int32, v.nb)
 	}
 	if cap(v.ds) < 2*v.nb {
-		v.ds = make([]float32, 2*v.nb)
-		v.sq = make([]int32, v.nb)
+		v.ds, v.sq = make([]float32, 2*v.nb), make([]int32, v.nb)
 	}
 	v.ds, v.sq = v.ds[:2*v.nb], v.sq[:v.nb]
+	// 32-byte aligned, so that no block's load splits a cache line.
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&v.qm[0])), len(v.qm)*8)
 	off := int((32 - uintptr(unsafe.Pointer(&b[0]))%32) % 32)
 	v.q = b[off : off+n]
@@ -54,34 +51,8 @@ func (v *qVec) reset(cols int) {
 // NaN or ±Inf gets dx = sx = NaN and q = 0.
 func quantizeVecGo(v *qVec, x []float32) {
 	for b := 0; b < v.nb; b++ {
-		xs := x[b*32 : b*32+32]
-		q := v.q[b*32 : b*32+32]
-		var amax float32
-		finite := true
-		for _, e := range xs {
-			a := float32(math.Abs(float64(e)))
-			if !(a <= math.MaxFloat32) {
-				finite = false
-			}
-			amax = max(amax, a)
-		}
-		if !finite {
-			clear(q)
-			v.ds[2*b], v.ds[2*b+1], v.sq[b] = qNaN, qNaN, 0
-			continue
-		}
-		dx := amax / 127
-		var id float32
-		if dx != 0 {
-			id = 1 / dx
-		}
-		var sq int32
-		for j, e := range xs {
-			c := float32(math.RoundToEven(float64(e * id)))
-			c = min(max(c, -127), 127)
-			sq += int32(c)
-			q[j] = byte(int8(c))
-		}
+		q := (*[32]int8)(unsafe.Pointer(&v.q[b*32]))
+		dx, sq := quantBlock(x[b*32:b*32+32], q)
 		v.ds[2*b], v.ds[2*b+1], v.sq[b] = dx, dx*float32(sq), sq
 	}
 }
