@@ -58,7 +58,7 @@ func qTermScale(m *Mat, r int, v *qVec) float64 {
 func checkMatVecQ(t *testing.T, im *Impl, m *Mat, x []float32) {
 	t.Helper()
 	v := quantVec(Generic(), x)
-	if vi := quantVec(im, x); string(vi.q) != string(v.q) || !sameFloats(vi.ds, v.ds) {
+	if vi := quantVec(im, x); string(vi.q) != string(v.q) || sameBits(vi.ds, v.ds) >= 0 {
 		t.Fatalf("%s: QuantizeVec differs from the generic twin", describe(im, m.DType, m.Rows, m.Cols))
 	}
 	got := make([]float32, m.Rows)
@@ -70,15 +70,6 @@ func checkMatVecQ(t *testing.T, im *Impl, m *Mat, x []float32) {
 			t.Fatalf("%s row %d: got %v want %v (scale %g)", describe(im, m.DType, m.Rows, m.Cols), r, got[r], want[r], sc)
 		}
 	}
-}
-
-func sameFloats(a, b []float32) bool {
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return len(a) == len(b)
 }
 
 // TestMatVecQ: every set's integer MatVec equals the generic twin for
@@ -195,7 +186,7 @@ func TestPoolMatVecInteger(t *testing.T) {
 				if on && active.MatVecQ != nil {
 					want = wantQ
 				}
-				if !sameFloats(got, want) {
+				if sameBits(got, want) >= 0 {
 					t.Fatalf("%s threads %d integer %v: pool result differs from the direct kernel", dt, threads, on)
 				}
 			}
