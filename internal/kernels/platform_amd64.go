@@ -14,6 +14,9 @@ func platformImpls() []*Impl {
 	if !cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3, cpuid.F16C) {
 		return nil
 	}
+	if cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.AVX512VNNI) {
+		return []*Impl{avx512Impl(), avx2Impl()}
+	}
 	return []*Impl{avx2Impl()}
 }
 
