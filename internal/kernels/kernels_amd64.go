@@ -51,6 +51,8 @@ type qmmArgs struct {
 	out   *[32]float32 // 32
 	shift int          // 40
 	hasM  int          // 48
+	xq2   *byte        // 56: mmQVx16's second octet
+	out2  *[32]float32 // 64: and its results
 }
 
 //go:noescape

@@ -1541,3 +1541,307 @@ sigloop:
 sigdone:
 	VZEROUPPER
 	RET
+
+// VNNI integer MatMul (the avx512 set). The tile holds every type alike:
+// per block and row a 64-byte slot with the 32 weights as signed bytes
+// (code − 8 for Q4_0, code − 16 for Q5_0, the code for Q4_1 and Q5_1, w
+// for Q8_0) and at byte 32 the int32 −128·Σw. The kernel makes the
+// activations unsigned (q ^ 0x80 = q + 128) and multiplies them with the
+// broadcast weights by VPDPBUSD, one instruction per row and group of
+// four; starting each sum at −128·Σw leaves exactly Σq·w, the integer the
+// avx2 kernels reach, and the float steps after it are theirs, so the two
+// sets agree bit for bit.
+
+// DECVTAIL stores the signed codes in Y0 and −128·Σw at wt, then advances
+// wt by a block (Y11 holds 0x80 bytes, Y10 zero; clobbers AX, Y1, Y2).
+#define DECVTAIL(SRCBYTES) \
+	VMOVDQU Y0, (DI); \
+	VPXOR Y11, Y0, Y1; \
+	VPSADBW Y10, Y1, Y1; \
+	VEXTRACTI128 $1, Y1, X2; \
+	VPADDQ X2, X1, X1; \
+	VPSHUFD $0x4e, X1, X2; \
+	VPADDQ X2, X1, X1; \
+	VMOVD X1, AX; \
+	SHLL $7, AX; \
+	NEGL AX; \
+	ADDL $524288, AX; \
+	MOVL AX, 32(DI); \
+	ADDQ $SRCBYTES, SI; \
+	ADDQ $256, DI; \
+	ADDQ $32, DX; \
+	DECQ CX
+
+#define DECVSETUP \
+	DECSETUP; \
+	MOVL $0x80808080, AX; \
+	VMOVD AX, X11; \
+	VPBROADCASTD X11, Y11; \
+	VPXOR Y10, Y10, Y10; \
+	MOVL $0x08080808, AX; \
+	VMOVD AX, X9; \
+	VPBROADCASTD X9, Y9; \
+	TESTQ CX, CX
+
+// func decVQ4_0(src *byte, nb int, wt *byte, dwc *float32)
+TEXT ·decVQ4_0(SB), NOSPLIT, $0-32
+	DECVSETUP
+	JE decv40done
+
+decv40:
+	NIB16(2)
+	VPSUBB Y9, Y0, Y0
+	HALF(0, (DX))
+	MOVL $0, 4(DX)
+	DECVTAIL(18)
+	JNE decv40
+
+decv40done:
+	VZEROUPPER
+	RET
+
+// func decVQ4_1(src *byte, nb int, wt *byte, dwc *float32)
+TEXT ·decVQ4_1(SB), NOSPLIT, $0-32
+	DECVSETUP
+	JE decv41done
+
+decv41:
+	NIB16(4)
+	HALF(0, (DX))
+	HALF(2, 4(DX))
+	DECVTAIL(20)
+	JNE decv41
+
+decv41done:
+	VZEROUPPER
+	RET
+
+// func decVQ5_0(src *byte, nb int, wt *byte, dwc *float32)
+TEXT ·decVQ5_0(SB), NOSPLIT, $0-32
+	DECVSETUP
+	JE decv50done
+
+decv50:
+	NIB16(6)
+	HI5(2)
+	VPSUBB Y14, Y0, Y0
+	HALF(0, (DX))
+	MOVL $0, 4(DX)
+	DECVTAIL(22)
+	JNE decv50
+
+decv50done:
+	VZEROUPPER
+	RET
+
+// func decVQ5_1(src *byte, nb int, wt *byte, dwc *float32)
+TEXT ·decVQ5_1(SB), NOSPLIT, $0-32
+	DECVSETUP
+	JE decv51done
+
+decv51:
+	NIB16(8)
+	HI5(4)
+	HALF(0, (DX))
+	HALF(2, 4(DX))
+	DECVTAIL(24)
+	JNE decv51
+
+decv51done:
+	VZEROUPPER
+	RET
+
+// func decVQ8_0(src *byte, nb int, wt *byte, dwc *float32)
+TEXT ·decVQ8_0(SB), NOSPLIT, $0-32
+	DECVSETUP
+	JE decv80done
+
+decv80:
+	VMOVDQU 2(SI), Y0
+	HALF(0, (DX))
+	MOVL $0, 4(DX)
+	DECVTAIL(34)
+	JNE decv80
+
+decv80done:
+	VZEROUPPER
+	RET
+
+// VG(XO, WO, A0, A1, A2, A3): one group of the block (activations at
+// XO, weights at WO): the octet's activations
+// made unsigned, times each row's four weights, into A0..A3.
+#define VG(XO, WO, A0, A1, A2, A3) \
+	VPXOR XO(DI), Y15, Y8; \
+	VPDPBUSD.BCST WO(SI), Y8, A0; \
+	VPDPBUSD.BCST WO+64(SI), Y8, A1; \
+	VPDPBUSD.BCST WO+128(SI), Y8, A2; \
+	VPDPBUSD.BCST WO+192(SI), Y8, A3
+
+// VFIN(IS, T, ACC, OFF): QFIN's float steps on the int32 sums IS.
+#define VFIN(IS, T, ACC, OFF) \
+	VCVTDQ2PS IS, T; \
+	VBROADCASTSS OFF(R8), Y12; \
+	VMULPS 256(DI), Y12, Y12; \
+	VMULPS Y12, T, T; \
+	VADDPS T, ACC, ACC
+
+// func mmQVx8(a *qmmArgs)
+// Each row's groups g sum in four registers by g mod 4 (Y16..Y19 start at
+// −128·Σw, Y20..Y31 at 0), so that each VPDPBUSD chain is two long.
+TEXT ·mmQVx8(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	QMMSETUP
+	MOVL $0x80808080, R11
+	VMOVD R11, X15
+	VPBROADCASTD X15, Y15
+
+mmqvloop:
+	VPBROADCASTD 32(SI), Y16
+	VPBROADCASTD 96(SI), Y17
+	VPBROADCASTD 160(SI), Y18
+	VPBROADCASTD 224(SI), Y19
+	VPXORD Y20, Y20, Y20
+	VPXORD Y21, Y21, Y21
+	VPXORD Y22, Y22, Y22
+	VPXORD Y23, Y23, Y23
+	VPXORD Y24, Y24, Y24
+	VPXORD Y25, Y25, Y25
+	VPXORD Y26, Y26, Y26
+	VPXORD Y27, Y27, Y27
+	VPXORD Y28, Y28, Y28
+	VPXORD Y29, Y29, Y29
+	VPXORD Y30, Y30, Y30
+	VPXORD Y31, Y31, Y31
+	VG(0, 0, Y16, Y17, Y18, Y19)
+	VG(32, 4, Y20, Y21, Y22, Y23)
+	VG(64, 8, Y24, Y25, Y26, Y27)
+	VG(96, 12, Y28, Y29, Y30, Y31)
+	VG(128, 16, Y16, Y17, Y18, Y19)
+	VG(160, 20, Y20, Y21, Y22, Y23)
+	VG(192, 24, Y24, Y25, Y26, Y27)
+	VG(224, 28, Y28, Y29, Y30, Y31)
+	VPADDD Y20, Y16, Y16
+	VPADDD Y28, Y24, Y24
+	VPADDD Y24, Y16, Y16
+	VPADDD Y21, Y17, Y17
+	VPADDD Y29, Y25, Y25
+	VPADDD Y25, Y17, Y17
+	VPADDD Y22, Y18, Y18
+	VPADDD Y30, Y26, Y26
+	VPADDD Y26, Y18, Y18
+	VPADDD Y23, Y19, Y19
+	VPADDD Y31, Y27, Y27
+	VPADDD Y27, Y19, Y19
+	VFIN(Y16, Y4, Y0, 0)
+	VFIN(Y17, Y5, Y1, 8)
+	VFIN(Y18, Y6, Y2, 16)
+	VFIN(Y19, Y7, Y3, 24)
+	TESTQ R10, R10
+	JE    mmqvnext
+	QMTERM
+
+mmqvnext:
+	ADDQ $256, SI
+	ADDQ $32, R8
+	ADDQ $352, DI
+	DECQ CX
+	JNE  mmqvloop
+	QSTORE
+	RET
+
+// func mmQVx16(a *qmmArgs)
+// mmQVx8 on two token octets at once (xq and xq2, results in out and
+// out2): each zmm lane is one of 16 tokens, so one VPDPBUSD does twice
+// the work. Per lane the operations are mmQVx8's.
+#define VG16(XO, WO, A0, A1, A2, A3) \
+	VMOVDQU32 XO(DI), Y8; \
+	VINSERTI64X4 $1, XO(R12), Z8, Z8; \
+	VPXORD Z15, Z8, Z8; \
+	VPDPBUSD.BCST WO(SI), Z8, A0; \
+	VPDPBUSD.BCST WO+64(SI), Z8, A1; \
+	VPDPBUSD.BCST WO+128(SI), Z8, A2; \
+	VPDPBUSD.BCST WO+192(SI), Z8, A3
+
+#define VFIN16(IS, T, ACC, OFF) \
+	VCVTDQ2PS IS, T; \
+	VBROADCASTSS OFF(R8), Z13; \
+	VMULPS Z12, Z13, Z13; \
+	VMULPS Z13, T, T; \
+	VADDPS T, ACC, ACC
+
+#define VMTERM16(OFF, ACC) \
+	VBROADCASTSS OFF(R8), Z13; \
+	VMULPS Z12, Z13, Z13; \
+	VADDPS Z13, ACC, ACC
+
+#define VSTORE16(Z, Y, OFF) \
+	VMOVUPS Y, OFF(DX); \
+	VEXTRACTF64X4 $1, Z, Y4; \
+	VMOVUPS Y4, OFF(R13)
+
+TEXT ·mmQVx16(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), R8
+	MOVQ 16(AX), DI
+	MOVQ 24(AX), CX
+	MOVQ 32(AX), DX
+	MOVQ 48(AX), R10
+	MOVQ 56(AX), R12
+	MOVQ 64(AX), R13
+	MOVL $0x80808080, R11
+	VPBROADCASTD R11, Z15
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+mmqv16loop:
+	VPBROADCASTD 32(SI), Z16
+	VPBROADCASTD 96(SI), Z17
+	VPBROADCASTD 160(SI), Z18
+	VPBROADCASTD 224(SI), Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VG16(0, 0, Z16, Z17, Z18, Z19)
+	VG16(32, 4, Z20, Z21, Z22, Z23)
+	VG16(64, 8, Z16, Z17, Z18, Z19)
+	VG16(96, 12, Z20, Z21, Z22, Z23)
+	VG16(128, 16, Z16, Z17, Z18, Z19)
+	VG16(160, 20, Z20, Z21, Z22, Z23)
+	VG16(192, 24, Z16, Z17, Z18, Z19)
+	VG16(224, 28, Z20, Z21, Z22, Z23)
+	VPADDD Z20, Z16, Z16
+	VPADDD Z21, Z17, Z17
+	VPADDD Z22, Z18, Z18
+	VPADDD Z23, Z19, Z19
+	VMOVUPS 256(DI), Y12
+	VINSERTF64X4 $1, 256(R12), Z12, Z12
+	VFIN16(Z16, Z4, Z0, 0)
+	VFIN16(Z17, Z5, Z1, 8)
+	VFIN16(Z18, Z6, Z2, 16)
+	VFIN16(Z19, Z7, Z3, 24)
+	TESTQ R10, R10
+	JE    mmqv16next
+	VMOVUPS 288(DI), Y12
+	VINSERTF64X4 $1, 288(R12), Z12, Z12
+	VMTERM16(4, Z0)
+	VMTERM16(12, Z1)
+	VMTERM16(20, Z2)
+	VMTERM16(28, Z3)
+
+mmqv16next:
+	ADDQ $256, SI
+	ADDQ $32, R8
+	ADDQ $352, DI
+	ADDQ $352, R12
+	DECQ CX
+	JNE  mmqv16loop
+	VSTORE16(Z0, Y0, 0)
+	VSTORE16(Z1, Y1, 32)
+	VSTORE16(Z2, Y2, 64)
+	VSTORE16(Z3, Y3, 96)
+	VZEROUPPER
+	RET

@@ -279,19 +279,26 @@ func decodeTileGo(m *Mat, r, k int, wt []byte, dwc []float32) {
 // matMulQAVX2 runs the integer-path kernels: each group of four rows is
 // decoded once, then multiplied with every token octet.
 func matMulQAVX2(m *Mat, a *qActs, y []float32, ystride, lo, hi int, scratch []byte) {
+	matMulQx86(m, a, y, ystride, lo, hi, scratch, false)
+}
+
+// matMulQx86 is the integer MatMul of the avx2 set, or with vnni that of
+// the avx512 set (one kernel for every type, on the tile layout of the
+// decVQ decoders).
+func matMulQx86(m *Mat, a *qActs, y []float32, ystride, lo, hi int, scratch []byte, vnni bool) {
 	if lo >= hi {
 		return
 	}
 	nb := m.Cols / 32
 	bs := 128
-	if m.DType == tensor.Q8_0 {
+	if m.DType == tensor.Q8_0 || vnni {
 		bs = 256
 	}
 	wt := scratch[:nb*bs]
 	dwc := unsafe.Slice((*float32)(unsafe.Pointer(&scratch[nb*256])), 8*nb)
 	qw := qWeightsOf(m.DType)
-	var out [32]float32
-	args := qmmArgs{wt: &wt[0], dwc: &dwc[0], nb: nb, out: &out, shift: 64}
+	var out, out2 [32]float32
+	args := qmmArgs{wt: &wt[0], dwc: &dwc[0], nb: nb, out: &out, out2: &out2, shift: 64}
 	switch qw.off {
 	case 8:
 		args.shift = 3
@@ -308,24 +315,43 @@ func matMulQAVX2(m *Mat, a *qActs, y []float32, ystride, lo, hi int, scratch []b
 		o1 := min(o0+ob, a.no)
 		for r := lo; r < hi; r += 4 {
 			k := min(4, hi-r)
-			decodeTileAVX2(m, r, k, wt, dwc)
+			if vnni {
+				decodeTileVNNI(m, r, k, wt, dwc)
+			} else {
+				decodeTileAVX2(m, r, k, wt, dwc)
+			}
 			for o := o0; o < o1; o++ {
 				args.xq = &a.block(o, 0)[0]
-				switch m.DType { // a direct call keeps args on the stack
-				case tensor.Q8_0:
+				switch { // a direct call keeps args on the stack
+				case vnni && o+1 < o1:
+					args.xq2 = &a.block(o+1, 0)[0]
+					mmQVx16(&args)
+					qmmScatter(y, ystride, r, k, o, a.T, &out)
+					o++
+					qmmScatter(y, ystride, r, k, o, a.T, &out2)
+					continue
+				case vnni:
+					mmQVx8(&args)
+				case m.DType == tensor.Q8_0:
 					mmQ8x8(&args)
-				case tensor.Q5_0, tensor.Q5_1:
+				case m.DType == tensor.Q5_0, m.DType == tensor.Q5_1:
 					mmQ5x8(&args)
 				default:
 					mmQ4x8(&args)
 				}
-				for tt := 0; tt < 8 && o*8+tt < a.T; tt++ {
-					yt := y[(o*8+tt)*ystride+r:]
-					for i := 0; i < k; i++ {
-						yt[i] = out[i*8+tt]
-					}
-				}
+				qmmScatter(y, ystride, r, k, o, a.T, &out)
 			}
+		}
+	}
+}
+
+// qmmScatter copies the integer kernels' out ([row][token]) for rows
+// r..r+k-1 and octet o into y.
+func qmmScatter(y []float32, ystride, r, k, o, T int, out *[32]float32) {
+	for tt := 0; tt < 8 && o*8+tt < T; tt++ {
+		yt := y[(o*8+tt)*ystride+r:]
+		for i := 0; i < k; i++ {
+			yt[i] = out[i*8+tt]
 		}
 	}
 }

@@ -58,6 +58,15 @@ func TestSpeedQuantParts(t *testing.T) {
 			best = min(best, time.Since(t0))
 		}
 		t.Logf("matMulQAVX2 %s 4 rows × %d×%d: %.1f GFLOP/s", dt, T, cols, 2*4*float64(T*cols)/best.Seconds()/1e9)
+		if Get("avx512") != nil {
+			best = time.Hour
+			for i := 0; i < 50; i++ {
+				t0 := time.Now()
+				matMulQVNNI(m, &a, y, 4, 0, 4, scratch)
+				best = min(best, time.Since(t0))
+			}
+			t.Logf("matMulQVNNI %s 4 rows × %d×%d: %.1f GFLOP/s", dt, T, cols, 2*4*float64(T*cols)/best.Seconds()/1e9)
+		}
 		nb := cols / 32
 		best = time.Hour
 		for i := 0; i < 50; i++ {
