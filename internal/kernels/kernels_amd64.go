@@ -68,6 +68,9 @@ func mmQ8x8(a *qmmArgs)
 func quantTok(x *float32, nb int, rec *byte)
 
 //go:noescape
+func quantVecBlocks(x *float32, nb int, q *byte, ds *float32, sq *int32)
+
+//go:noescape
 func decQ4_0(src *byte, nb int, wt *byte, dwc *float32)
 
 //go:noescape

@@ -1005,6 +1005,71 @@ mmq8loop:
 	QSTORE
 	RET
 
+// QAMAX loads a block of 32 floats at SI into Y0..Y3 and leaves the bit
+// pattern of its amax in AX (X4). The bit patterns of |x| order as the
+// values do (NaN above Inf above every finite value), so an integer max
+// finds amax and non-finites.
+#define QAMAX \
+	VMOVUPS (SI), Y0; \
+	VMOVUPS 32(SI), Y1; \
+	VMOVUPS 64(SI), Y2; \
+	VMOVUPS 96(SI), Y3; \
+	VANDPS Y15, Y0, Y4; \
+	VANDPS Y15, Y1, Y5; \
+	VANDPS Y15, Y2, Y6; \
+	VANDPS Y15, Y3, Y7; \
+	VPMAXSD Y5, Y4, Y4; \
+	VPMAXSD Y7, Y6, Y6; \
+	VPMAXSD Y6, Y4, Y4; \
+	VEXTRACTI128 $1, Y4, X5; \
+	VPMAXSD X5, X4, X4; \
+	VPSHUFD $0x4e, X4, X5; \
+	VPMAXSD X5, X4, X4; \
+	VPSHUFD $0xb1, X4, X5; \
+	VPMAXSD X5, X4, X4; \
+	VMOVD X4, AX
+
+// QCODES quantizes Y0..Y3 with id = X10 (1/dx, or 0) into int32 codes in
+// Y0..Y3 and Σq in X4 (Y12 = −127, Y13 = 127; clobbers Y5).
+#define QCODES \
+	VBROADCASTSS X10, Y10; \
+	VMULPS Y10, Y0, Y0; \
+	VMULPS Y10, Y1, Y1; \
+	VMULPS Y10, Y2, Y2; \
+	VMULPS Y10, Y3, Y3; \
+	VROUNDPS $0, Y0, Y0; \
+	VROUNDPS $0, Y1, Y1; \
+	VROUNDPS $0, Y2, Y2; \
+	VROUNDPS $0, Y3, Y3; \
+	VMAXPS Y12, Y0, Y0; \
+	VMAXPS Y12, Y1, Y1; \
+	VMAXPS Y12, Y2, Y2; \
+	VMAXPS Y12, Y3, Y3; \
+	VMINPS Y13, Y0, Y0; \
+	VMINPS Y13, Y1, Y1; \
+	VMINPS Y13, Y2, Y2; \
+	VMINPS Y13, Y3, Y3; \
+	VCVTPS2DQ Y0, Y0; \
+	VCVTPS2DQ Y1, Y1; \
+	VCVTPS2DQ Y2, Y2; \
+	VCVTPS2DQ Y3, Y3; \
+	VPADDD Y1, Y0, Y4; \
+	VPADDD Y3, Y2, Y5; \
+	VPADDD Y5, Y4, Y4; \
+	VEXTRACTI128 $1, Y4, X5; \
+	VPADDD X5, X4, X4; \
+	VPSHUFD $0x4e, X4, X5; \
+	VPADDD X5, X4, X4; \
+	VPSHUFD $0xb1, X4, X5; \
+	VPADDD X5, X4, X4
+
+// QPACK packs the codes of Y0..Y3 to bytes in Y0; the dwords hold the
+// groups of four in the order [0 2 4 6 | 1 3 5 7].
+#define QPACK \
+	VPACKSSDW Y1, Y0, Y0; \
+	VPACKSSDW Y3, Y2, Y2; \
+	VPACKSSWB Y2, Y0, Y0
+
 // func quantTok(x *float32, nb int, rec *byte)
 // Quantizes one token's nb blocks of 32 floats into the lane of the
 // activation records at rec (rec points at the token's lane: record b is at
@@ -1024,26 +1089,7 @@ TEXT ·quantTok(SB), NOSPLIT, $0-24
 	VMOVD AX, X11                   // 1
 
 qtloop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VANDPS Y15, Y0, Y4
-	VANDPS Y15, Y1, Y5
-	VANDPS Y15, Y2, Y6
-	VANDPS Y15, Y3, Y7
-	// The bit patterns of |x| order as the values do (NaN above Inf above
-	// every finite value), so an integer max finds amax and non-finites.
-	VPMAXSD Y5, Y4, Y4
-	VPMAXSD Y7, Y6, Y6
-	VPMAXSD Y6, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPMAXSD X5, X4, X4
-	VPSHUFD $0x4e, X4, X5
-	VPMAXSD X5, X4, X4
-	VPSHUFD $0xb1, X4, X5
-	VPMAXSD X5, X4, X4
-	VMOVD X4, AX
+	QAMAX
 	CMPL  AX, $0x7f7fffff
 	JA    qtbad
 	VDIVSS X13, X4, X9 // dx = amax/127
@@ -1053,46 +1099,13 @@ qtloop:
 	VDIVSS X9, X11, X10 // id = 1/dx
 
 qtzero:
-	VBROADCASTSS X10, Y10
-	VMULPS Y10, Y0, Y0
-	VMULPS Y10, Y1, Y1
-	VMULPS Y10, Y2, Y2
-	VMULPS Y10, Y3, Y3
-	VROUNDPS $0, Y0, Y0
-	VROUNDPS $0, Y1, Y1
-	VROUNDPS $0, Y2, Y2
-	VROUNDPS $0, Y3, Y3
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMINPS Y13, Y0, Y0
-	VMINPS Y13, Y1, Y1
-	VMINPS Y13, Y2, Y2
-	VMINPS Y13, Y3, Y3
-	VCVTPS2DQ Y0, Y0
-	VCVTPS2DQ Y1, Y1
-	VCVTPS2DQ Y2, Y2
-	VCVTPS2DQ Y3, Y3
-	VPADDD Y1, Y0, Y4
-	VPADDD Y3, Y2, Y5
-	VPADDD Y5, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPADDD X5, X4, X4
-	VPSHUFD $0x4e, X4, X5
-	VPADDD X5, X4, X4
-	VPSHUFD $0xb1, X4, X5
-	VPADDD X5, X4, X4
+	QCODES
 	VMOVD X4, 320(DI)
 	VCVTDQ2PS X4, X5
 	VMULSS X5, X9, X5
 	VMOVSS X9, 256(DI)
 	VMOVSS X5, 288(DI)
-	// Bytes in element order per group: the packs leave the dwords as
-	// groups [0 2 4 6 | 1 3 5 7].
-	VPACKSSDW Y1, Y0, Y0
-	VPACKSSDW Y3, Y2, Y2
-	VPACKSSWB Y2, Y0, Y0
+	QPACK
 	VEXTRACTI128 $1, Y0, X1
 	VMOVD X0, (DI)
 	VMOVD X1, 32(DI)
@@ -1126,6 +1139,72 @@ qtbad:
 	MOVL $0x7fc00000, 288(DI)
 	MOVL $0, 320(DI)
 	JMP  qtnext
+
+DATA qvGroupOrder<>+0(SB)/8, $0x0000000400000000
+DATA qvGroupOrder<>+8(SB)/8, $0x0000000500000001
+DATA qvGroupOrder<>+16(SB)/8, $0x0000000600000002
+DATA qvGroupOrder<>+24(SB)/8, $0x0000000700000003
+GLOBL qvGroupOrder<>(SB), RODATA|NOPTR, $32
+
+// func quantVecBlocks(x *float32, nb int, q *byte, ds *float32, sq *int32)
+// quantTok for decode's qVec: block b's 32 codes in element order at
+// q + 32·b, (dx, sx) at ds + 8·b, Σq at sq + 4·b. The twin of
+// quantizeVecGo.
+TEXT ·quantVecBlocks(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ ds+24(FP), DX
+	MOVQ sq+32(FP), R8
+	TESTQ CX, CX
+	JE    qvdone
+	LOADCONST(0x7fffffff, Y15, X15)
+	LOADCONST(0x42fe0000, Y13, X13) // 127
+	LOADCONST(0xc2fe0000, Y12, X12) // −127
+	VMOVDQU qvGroupOrder<>(SB), Y14
+	MOVL $0x3f800000, AX
+	VMOVD AX, X11                   // 1
+
+qvloop:
+	QAMAX
+	CMPL  AX, $0x7f7fffff
+	JA    qvbad
+	VDIVSS X13, X4, X9 // dx = amax/127
+	VXORPS X10, X10, X10
+	VUCOMISS X10, X9
+	JE    qvzero
+	VDIVSS X9, X11, X10 // id = 1/dx
+
+qvzero:
+	QCODES
+	VMOVD X4, (R8)
+	VCVTDQ2PS X4, X5
+	VMULSS X5, X9, X5
+	VMOVSS X9, (DX)
+	VMOVSS X5, 4(DX)
+	QPACK
+	VPERMD Y0, Y14, Y0
+	VMOVDQU Y0, (DI)
+
+qvnext:
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $8, DX
+	ADDQ $4, R8
+	DECQ CX
+	JNE  qvloop
+
+qvdone:
+	VZEROUPPER
+	RET
+
+qvbad:
+	VPXOR Y0, Y0, Y0
+	VMOVDQU Y0, (DI)
+	MOVL $0x7fc00000, (DX)
+	MOVL $0x7fc00000, 4(DX)
+	MOVL $0, (R8)
+	JMP  qvnext
 
 // Tile decoders: one row's nb blocks into slots of the integer kernels'
 // tile (codes at wt + b·128, or b·256 for Q8_0; d and c at dwc + b·32).

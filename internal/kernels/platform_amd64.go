@@ -29,7 +29,7 @@ func avx2Impl() *Impl {
 		MatMulQ:      matMulQAVX2,
 		QuantizeActs: quantizeActsAVX2,
 		MatVecQ:      matVecQAVX2,
-		QuantizeVec:  quantizeVecGo,
+		QuantizeVec:  quantizeVecAVX2,
 		Exp:          expAVX2Go,
 		Sigmoid:      sigmoidAVX2Go,
 		Dot:          dotAVX2Go,
@@ -358,6 +358,14 @@ func qmmScatter(y []float32, ystride, r, k, o, T int, out *[32]float32) {
 
 // quantizeActsAVX2 is quantizeActsGo with the per-token work in assembly.
 func quantizeActsAVX2(a *qActs, x []float32, lo, hi int) { quantizeActsTok(a, x, lo, hi, quantTok) }
+
+// quantizeVecAVX2 is quantizeVecGo in assembly.
+func quantizeVecAVX2(v *qVec, x []float32) {
+	if v.nb > 0 {
+		_ = x[v.nb*32-1]
+		quantVecBlocks(&x[0], v.nb, &v.q[0], &v.ds[0], &v.sq[0])
+	}
+}
 
 // decodeTileAVX2 is decodeTileGo with the rows decoded in assembly.
 func decodeTileAVX2(m *Mat, r, k int, wt []byte, dwc []float32) {

@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
@@ -58,7 +59,7 @@ func qTermScale(m *Mat, r int, v *qVec) float64 {
 func checkMatVecQ(t *testing.T, im *Impl, m *Mat, x []float32) {
 	t.Helper()
 	v := quantVec(Generic(), x)
-	if vi := quantVec(im, x); string(vi.q) != string(v.q) || sameBits(vi.ds, v.ds) >= 0 {
+	if vi := quantVec(im, x); string(vi.q) != string(v.q) || sameBits(vi.ds, v.ds) >= 0 || !slices.Equal(vi.sq, v.sq) {
 		t.Fatalf("%s: QuantizeVec differs from the generic twin", describe(im, m.DType, m.Rows, m.Cols))
 	}
 	got := make([]float32, m.Rows)
