@@ -53,6 +53,14 @@ func TestActivations(t *testing.T) {
 			y := clone(x)
 			im.Sigmoid(y, y)
 			check(im.Name+" Sigmoid in place", y, want)
+			// ReluSq is exact: the same bits as the generic twin.
+			copy(want, x)
+			Generic().ReluSq(want)
+			y = clone(x)
+			im.ReluSq(y)
+			if i := sameBits(y, want); i >= 0 {
+				t.Fatalf("%s ReluSq(%v) = %v, want %v", im.Name, x[i], y[i], want[i])
+			}
 		}
 		// every float32 exponent range, densely
 		x := make([]float32, 0, 4096)

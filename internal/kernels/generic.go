@@ -21,6 +21,7 @@ func genericImpl() *Impl {
 		QuantizeVec:  quantizeVecGo,
 		Exp:          expGeneric,
 		Sigmoid:      sigmoidGeneric,
+		ReluSq:       reluSqGeneric,
 		Dot:          dotGeneric,
 		WKV5:         wkv5Generic,
 		WKV7:         wkv7Generic,

@@ -67,6 +67,9 @@ type Impl struct {
 	// Exp and Sigmoid are the element-wise activations (activ.go); out
 	// has len(x) elements and may alias x.
 	Exp, Sigmoid func(out, x []float32)
+	// ReluSq sets x[i] = max(x[i], 0)² in place (the channel mix's
+	// squared ReLU); NaN stays NaN.
+	ReluSq func(x []float32)
 	// Dot is Σ a[i]·b[i] over len(a) elements.
 	Dot func(a, b []float32) float32
 	// WKV5 is one token of the v5/v6 recurrence for H heads of size N;

@@ -65,6 +65,9 @@ func mmQ5x8(a *qmmArgs)
 func mmQ8x8(a *qmmArgs)
 
 //go:noescape
+func reluSqAVX2(x *float32, n int)
+
+//go:noescape
 func quantTok(x *float32, nb int, rec *byte)
 
 //go:noescape

@@ -1621,6 +1621,25 @@ sigdone:
 	VZEROUPPER
 	RET
 
+// func reluSqAVX2(x *float32, n int)
+// x = max(x, 0)² in place, n a positive multiple of 8. VMAXPS returns its
+// second source when either is NaN, so max(0, x) keeps a NaN x.
+TEXT ·reluSqAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y15, Y15, Y15
+
+rsqloop:
+	VMOVUPS (SI), Y0
+	VMAXPS Y0, Y15, Y0
+	VMULPS Y0, Y0, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNE  rsqloop
+	VZEROUPPER
+	RET
+
 // VNNI integer MatMul (the avx512 set). The tile holds every type alike:
 // per block and row a 64-byte slot with the 32 weights as signed bytes
 // (code − 8 for Q4_0, code − 16 for Q5_0, the code for Q4_1 and Q5_1, w

@@ -32,6 +32,7 @@ func avx2Impl() *Impl {
 		QuantizeVec:  quantizeVecAVX2,
 		Exp:          expAVX2Go,
 		Sigmoid:      sigmoidAVX2Go,
+		ReluSq:       reluSqAVX2Go,
 		Dot:          dotAVX2Go,
 		WKV5:         wkv5AVX2,
 		WKV7:         wkv7AVX2,
@@ -442,6 +443,14 @@ func expAVX2Go(out, x []float32) {
 		expAVX2(&out[0], &x[0], n8)
 	}
 	expGeneric(out[n8:], x[n8:])
+}
+
+func reluSqAVX2Go(x []float32) {
+	n8 := len(x) &^ 7
+	if n8 > 0 {
+		reluSqAVX2(&x[0], n8)
+	}
+	reluSqGeneric(x[n8:])
 }
 
 func sigmoidAVX2Go(out, x []float32) {

@@ -23,6 +23,7 @@ func platformImpls() []*Impl {
 		QuantizeActs: quantizeActsNEON,
 		Exp:          expGeneric,
 		Sigmoid:      sigmoidGeneric,
+		ReluSq:       reluSqGeneric,
 		Dot:          dotNEONGo,
 		WKV5:         wkv5NEON,
 		WKV7:         wkv7NEON,

@@ -617,12 +617,7 @@ func (m *Model) channelMix(l *layer, T int) {
 		mix(s.xr[:T*C], xx, sx, l.fMixR)
 	}
 	kernels.MatMul(l.fKey, s.xk, T, fk)
-	for j, q := range fk {
-		if q < 0 {
-			q = 0
-		}
-		fk[j] = q * q
-	}
+	kernels.ReluSq(fk)
 	kernels.MatMul(l.fValue, fk, T, out)
 	if l.fRecept != nil {
 		r := s.lora2[:T*C]
