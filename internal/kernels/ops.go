@@ -144,6 +144,62 @@ func MatMul(m *Mat, x []float32, T int, y []float32) { Default().MatMul(m, x, T,
 // Dot is Σ a[i]·b[i].
 func Dot(a, b []float32) float32 { return active.Dot(a, b[:len(a)]) }
 
+// wkvTask runs the WKV recurrence of T tokens for a range of heads: the
+// heads' states are independent, so workers split them, and each head
+// still takes the tokens in order.
+type wkvTask struct {
+	im        *Impl
+	v7        bool
+	T, H, N   int
+	wStride   int // elements between tokens' w (v5: 0, one decay for all)
+	r, dec, k []float32
+	v, kk, b  []float32
+	u, S, y   []float32
+}
+
+func (t *wkvTask) Run(_, lo, hi int) {
+	A, N := t.H*t.N, t.N
+	hs, he := lo*N, hi*N
+	S := t.S[lo*N*N : hi*N*N]
+	for tt := 0; tt < t.T; tt++ {
+		o := tt * A
+		if t.v7 {
+			t.im.WKV7(hi-lo, N, t.r[o+hs:o+he], t.dec[o+hs:o+he], t.k[o+hs:o+he], t.v[o+hs:o+he],
+				t.kk[o+hs:o+he], t.b[o+hs:o+he], S, t.y[o+hs:o+he])
+			continue
+		}
+		w := tt * t.wStride
+		t.im.WKV5(hi-lo, N, t.r[o+hs:o+he], t.k[o+hs:o+he], t.v[o+hs:o+he], t.dec[w+hs:w+he], t.u[hs:he], S, t.y[o+hs:o+he])
+	}
+}
+
+// WKV5Seq runs the v5/v6 recurrence for T tokens (r, k, v, y: T×H·N) on
+// the default pool, heads split across workers. w has one row per token
+// (v6) or a single row for all (v5: len(w) == H·N).
+func WKV5Seq(T, H, N int, r, k, v, w, u, S, y []float32) {
+	p := Default()
+	p.mu.Lock()
+	ws := 0
+	if len(w) > H*N {
+		ws = H * N
+	}
+	p.wk = wkvTask{im: active, T: T, H: H, N: N, wStride: ws, r: r, dec: w, k: k, v: v, u: u, S: S, y: y}
+	p.parallelFor(T*H*N*N, H, 1, &p.wk)
+	p.wk = wkvTask{}
+	p.mu.Unlock()
+}
+
+// WKV7Seq runs the v7 recurrence for T tokens (every vector T×H·N) on the
+// default pool, heads split across workers.
+func WKV7Seq(T, H, N int, r, dec, k, v, kk, b, S, y []float32) {
+	p := Default()
+	p.mu.Lock()
+	p.wk = wkvTask{im: active, v7: true, T: T, H: H, N: N, r: r, dec: dec, k: k, v: v, kk: kk, b: b, S: S, y: y}
+	p.parallelFor(2*T*H*N*N, H, 1, &p.wk)
+	p.wk = wkvTask{}
+	p.mu.Unlock()
+}
+
 // WKV5 runs the active set's v5/v6 recurrence for one token.
 func WKV5(H, N int, r, k, v, w, u, S, y []float32) { active.WKV5(H, N, r, k, v, w, u, S, y) }
 

@@ -35,6 +35,7 @@ type Pool struct {
 	mm matMulTask
 	qt quantTask
 	qa qActs // quantized activations of the current product
+	wk wkvTask
 }
 
 // NewPool starts n-1 workers (the caller's goroutine is worker 0).

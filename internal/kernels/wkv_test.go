@@ -102,3 +102,59 @@ func TestWKV(t *testing.T) {
 		}
 	}
 }
+
+// TestWKVSeq: the pool's head-split sequence equals the token-by-token
+// calls of the active set bit for bit, for v5 (one w), v6 (w per token)
+// and v7, whatever the head count (large enough to be split).
+func TestWKVSeq(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	for _, name := range Names() {
+		withSet(name, func() {
+			im := Active()
+			for _, H := range []int{1, 3, 16} {
+				N, T := 64, 5
+				A := H * N
+				c := newWKVCase(rng, H, N)
+				r, k, v := randVec(rng, T*A), randVec(rng, T*A), randVec(rng, T*A)
+				w, dec, kk, b := make([]float32, T*A), make([]float32, T*A), make([]float32, T*A), make([]float32, T*A)
+				for tt := 0; tt < T; tt++ {
+					copy(w[tt*A:], c.w)
+					copy(dec[tt*A:], c.dec)
+					copy(kk[tt*A:], c.kk)
+					copy(b[tt*A:], c.b)
+				}
+				w[A+1], dec[2*A+3] = 0.5, 0.25 // tokens differ
+				for _, perToken := range []bool{false, true} {
+					ww := c.w
+					if perToken {
+						ww = w
+					}
+					S, want := clone(c.S), make([]float32, T*A)
+					for tt := 0; tt < T; tt++ {
+						o := tt * A
+						wt := ww[:A]
+						if perToken {
+							wt = ww[o : o+A]
+						}
+						im.WKV5(H, N, r[o:o+A], k[o:o+A], v[o:o+A], wt, c.u, S, want[o:o+A])
+					}
+					S2, got := clone(c.S), make([]float32, T*A)
+					WKV5Seq(T, H, N, r, k, v, ww, c.u, S2, got)
+					if sameBits(got, want) >= 0 || sameBits(S2, S) >= 0 {
+						t.Fatalf("%s WKV5Seq H=%d per-token w=%v differs from the token loop", name, H, perToken)
+					}
+				}
+				S, want := clone(c.S), make([]float32, T*A)
+				for tt := 0; tt < T; tt++ {
+					o := tt * A
+					im.WKV7(H, N, r[o:o+A], dec[o:o+A], k[o:o+A], v[o:o+A], kk[o:o+A], b[o:o+A], S, want[o:o+A])
+				}
+				S2, got := clone(c.S), make([]float32, T*A)
+				WKV7Seq(T, H, N, r, dec, k, v, kk, b, S2, got)
+				if sameBits(got, want) >= 0 || sameBits(S2, S) >= 0 {
+					t.Fatalf("%s WKV7Seq H=%d differs from the token loop", name, H)
+				}
+			}
+		})
+	}
+}

@@ -427,10 +427,7 @@ func (m *Model) timeMix5(l *layer, i int, st *State, T int) {
 		siluAll(g, s.act)
 	}
 	S := st.wkv(i)
-	for t := 0; t < T; t++ {
-		o := t * A
-		kernels.WKV5(c.Heads, c.HeadSize, r[o:o+A], k[o:o+A], v[o:o+A], l.decay, l.first, S, y[o:o+A])
-	}
+	kernels.WKV5Seq(T, c.Heads, c.HeadSize, r, k, v, l.decay, l.first, S, y)
 	m.groupNormRows(l, y, T)
 	if l.gate != nil {
 		mul(y, g)
@@ -491,10 +488,7 @@ func (m *Model) timeMix6(l *layer, i int, st *State, T int) {
 	}
 	kernels.Exp(w, w)
 	S := st.wkv(i)
-	for t := 0; t < T; t++ {
-		o := t * A
-		kernels.WKV5(c.Heads, c.HeadSize, r[o:o+A], k[o:o+A], v[o:o+A], w[o:o+A], l.first, S, y[o:o+A])
-	}
+	kernels.WKV5Seq(T, c.Heads, c.HeadSize, r, k, v, w, l.first, S, y)
 	m.groupNormRows(l, y, T)
 	mul(y, g)
 	kernels.MatMul(l.output, y, T, s.out[:T*C])
@@ -577,10 +571,7 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 		}
 	}
 	S := st.wkv(i)
-	for t := 0; t < T; t++ {
-		o := t * A
-		kernels.WKV7(H, N, r[o:o+A], w[o:o+A], k[o:o+A], v[o:o+A], kk[o:o+A], b[o:o+A], S, y[o:o+A])
-	}
+	kernels.WKV7Seq(T, H, N, r, w, k, v, kk, b, S, y)
 	m.groupNormRows(l, y, T)
 	for t := 0; t < T; t++ {
 		o := t * A
