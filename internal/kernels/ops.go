@@ -80,6 +80,78 @@ func (p *Pool) matVec(im *Impl, m *Mat, x, y []float32) {
 	p.mv = matVecTask{}
 }
 
+// MatVecJob is one product of MatVecs: Y = M·X.
+type MatVecJob struct {
+	M    *Mat
+	X, Y []float32
+}
+
+// maxBatch is the most products one MatVecs call takes.
+const maxBatch = 8
+
+// batchTask runs a batch's products over their concatenated rows; each
+// job starts at a multiple of rowAlign there, so that a worker's share of
+// a job is aligned as in a single MatVec.
+type batchTask struct {
+	im    *Impl
+	n     int
+	jobs  [maxBatch]MatVecJob // X and Y cut to the matrix's size
+	start [maxBatch + 1]int
+	qv    [maxBatch]*qVec // quantized X, or nil for the float path
+}
+
+func (t *batchTask) Run(_, lo, hi int) {
+	for j, jb := range t.jobs[:t.n] {
+		a, b := max(lo, t.start[j]), min(hi, t.start[j]+jb.M.Rows)
+		if a >= b {
+			continue
+		}
+		a, b = a-t.start[j], b-t.start[j]
+		if t.qv[j] != nil {
+			t.im.MatVecQ(jb.M, t.qv[j], jb.Y, a, b)
+		} else {
+			t.im.MatVec(jb.M, jb.X, jb.Y, a, b)
+		}
+	}
+}
+
+// MatVecs runs independent products (at most 8) on the default pool in one
+// hand-off: decode issues many small products per layer, and a batch pays
+// one wake-up and one barrier for all of them, and splits the small ones
+// (LoRA matrices) across the workers too. Each result equals MatVec's.
+func MatVecs(jobs []MatVecJob) { Default().MatVecs(jobs) }
+
+// MatVecs is the package-level MatVecs on p.
+func (p *Pool) MatVecs(jobs []MatVecJob) {
+	if len(jobs) > maxBatch {
+		panic("kernels: MatVecs takes at most 8 products")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	im := active
+	t := &p.bt
+	t.im, t.n = im, len(jobs)
+	work, n := 0, 0
+	for j, jb := range jobs {
+		m := jb.M
+		x := jb.X[:m.Cols]
+		t.jobs[j] = MatVecJob{M: m, X: x, Y: jb.Y[:m.Rows]}
+		t.qv[j] = nil
+		if intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil {
+			q := &p.qvs[j]
+			q.reset(m.Cols)
+			im.QuantizeVec(q, x)
+			t.qv[j] = q
+		}
+		t.start[j] = n
+		n += (m.Rows + rowAlign - 1) / rowAlign * rowAlign
+		work += m.Rows * m.Cols
+	}
+	t.start[len(jobs)] = n
+	p.parallelFor(work, n, rowAlign, t)
+	*t = batchTask{}
+}
+
 // MatMul sets Y = X·Wᵀ for T rows of X (T×Cols) into Y (T×Rows).
 func (p *Pool) MatMul(m *Mat, x []float32, T int, y []float32) {
 	if T == 1 {

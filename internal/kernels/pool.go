@@ -29,13 +29,15 @@ type Pool struct {
 	bscr     [][]byte
 
 	// Reused task values, so that an operation allocates nothing.
-	mv matVecTask
-	mq matVecQTask
-	qv qVec // quantized activations of the current integer MatVec
-	mm matMulTask
-	qt quantTask
-	qa qActs // quantized activations of the current product
-	wk wkvTask
+	mv  matVecTask
+	mq  matVecQTask
+	qv  qVec // quantized activations of the current integer MatVec
+	mm  matMulTask
+	qt  quantTask
+	qa  qActs // quantized activations of the current product
+	wk  wkvTask
+	bt  batchTask
+	qvs [maxBatch]qVec // quantized activations of a MatVecs batch
 }
 
 // NewPool starts n-1 workers (the caller's goroutine is worker 0).

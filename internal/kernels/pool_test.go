@@ -128,3 +128,48 @@ func BenchmarkPoolDispatch(b *testing.B) {
 		})
 	}
 }
+
+// TestMatVecs: a batch gives each product's MatVec result bit for bit, for
+// mixed types and shapes (rows not multiples of 4; enough work to be
+// split), with 1, 2 and 3
+// workers, and allocates nothing.
+func TestMatVecs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	shapes := []struct {
+		dt         tensor.DType
+		rows, cols int
+	}{{tensor.Q8_0, 70, 1024}, {tensor.F16, 33, 256}, {tensor.Q4_0, 129, 2048}, {tensor.F32, 5, 64}, {tensor.Q5_1, 64, 96}, {tensor.Q4_K, 40, 256}, {tensor.BF16, 1, 32}}
+	var jobs []MatVecJob
+	var want [][]float32
+	for _, sh := range shapes {
+		m, err := NewMat(sh.dt, sh.rows, sh.cols, randWeights(rng, sh.dt, sh.rows, sh.cols))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, MatVecJob{M: m, X: randVec(rng, sh.cols), Y: make([]float32, sh.rows)})
+		want = append(want, nil)
+	}
+	for _, set := range Names() {
+		withSet(set, func() {
+			for j, jb := range jobs {
+				want[j] = make([]float32, jb.M.Rows)
+				NewPool(1).MatVec(jb.M, jb.X, want[j])
+			}
+			for _, n := range []int{1, 2, 3} {
+				p := NewPool(n)
+				for _, jb := range jobs {
+					clear(jb.Y)
+				}
+				p.MatVecs(jobs)
+				for j, jb := range jobs {
+					if i := sameBits(jb.Y, want[j]); i >= 0 {
+						t.Fatalf("%s %d workers: job %d (%v %d×%d) row %d: %v, MatVec %v", set, n, j, jb.M.DType, jb.M.Rows, jb.M.Cols, i, jb.Y[i], want[j][i])
+					}
+				}
+				if a := testing.AllocsPerRun(10, func() { p.MatVecs(jobs) }); a != 0 {
+					t.Fatalf("%s %d workers: %v allocations per MatVecs", set, n, a)
+				}
+			}
+		})
+	}
+}

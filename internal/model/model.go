@@ -144,6 +144,9 @@ type scratch struct {
 	lora2                  []float32 // T×C
 	fk                     []float32 // T×F
 	lnOut                  []float32 // T×C
+	loraH                  []float32 // 4 × loraN: a decode batch's LoRA hidden vectors
+	loraN                  int       // the largest LoRA rank
+	jobs                   [8]kernels.MatVecJob
 	logitsAll              []float32 // T×V, only for ForwardAll
 }
 
@@ -166,6 +169,8 @@ func (m *Model) ensureScratch(T int, all bool) {
 		s.lora, s.lora2 = mk(m.maxLoRA()), mk(max(C, A))
 		s.fk = mk(F)
 		s.lnOut = mk(C)
+		s.loraN = m.maxLoRA()
+		s.loraH = make([]float32, 4*s.loraN)
 		s.logitsAll = nil
 		s.T = T
 	}
@@ -504,6 +509,37 @@ func (m *Model) loraApply(w1, w2 *kernels.Mat, x []float32, T int, act func([]fl
 	kernels.MatMul(w2, h, T, out)
 }
 
+// timeMix7Products is the products of timeMix7 for one token in two
+// batches (kernels.MatVecs): r, k, v and the LoRAs' first matrices, which
+// all read the token-shifted inputs, then the LoRAs' second matrices. The
+// results are those of the MatMul calls of the sequence path.
+func (m *Model) timeMix7Products(l *layer, i int) {
+	s := &m.sc
+	n := s.loraN
+	hw, ha, hg, hv := s.loraH[:l.w1.Rows], s.loraH[n:n+l.a1.Rows], s.loraH[2*n:2*n+l.g1.Rows], s.loraH[3*n:]
+	jobs := append(s.jobs[:0],
+		kernels.MatVecJob{M: l.recept, X: s.xr, Y: s.r},
+		kernels.MatVecJob{M: l.key, X: s.xk, Y: s.k},
+		kernels.MatVecJob{M: l.value, X: s.xv, Y: s.v},
+		kernels.MatVecJob{M: l.w1, X: s.xw, Y: hw},
+		kernels.MatVecJob{M: l.a1, X: s.xa, Y: ha},
+		kernels.MatVecJob{M: l.g1, X: s.xg, Y: hg})
+	if i > 0 {
+		jobs = append(jobs, kernels.MatVecJob{M: l.v1, X: s.xv, Y: hv[:l.v1.Rows]})
+	}
+	kernels.MatVecs(jobs)
+	tanhAll(hw)
+	sigmoidAll(hg)
+	jobs = append(s.jobs[:0],
+		kernels.MatVecJob{M: l.w2, X: hw, Y: s.w},
+		kernels.MatVecJob{M: l.a2, X: ha, Y: s.a},
+		kernels.MatVecJob{M: l.g2, X: hg, Y: s.g})
+	if i > 0 {
+		jobs = append(jobs, kernels.MatVecJob{M: l.v2, X: hv[:l.v1.Rows], Y: s.tmp})
+	}
+	kernels.MatVecs(jobs)
+}
+
 func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 	s := &m.sc
 	c := &m.Cfg
@@ -517,12 +553,19 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 	lerp(s.xg[:T*C], xx, sx, l.mixG)
 	r, k, v, g, w, a, y := s.r[:T*A], s.k[:T*A], s.v[:T*A], s.g[:T*A], s.w[:T*A], s.a[:T*A], s.y[:T*A]
 	kk, b, vf, tmp := s.kk[:T*A], s.b[:T*A], s.vf[:T*A], s.tmp[:T*A]
-	kernels.MatMul(l.recept, s.xr, T, r)
-	kernels.MatMul(l.key, s.xk, T, k)
-	kernels.MatMul(l.value, s.xv, T, v)
-	m.loraApply(l.w1, l.w2, s.xw, T, tanhAll, w)
-	m.loraApply(l.a1, l.a2, s.xa, T, nil, a)
-	m.loraApply(l.g1, l.g2, s.xg, T, sigmoidAll, g)
+	if T == 1 {
+		m.timeMix7Products(l, i)
+	} else {
+		kernels.MatMul(l.recept, s.xr, T, r)
+		kernels.MatMul(l.key, s.xk, T, k)
+		kernels.MatMul(l.value, s.xv, T, v)
+		m.loraApply(l.w1, l.w2, s.xw, T, tanhAll, w)
+		m.loraApply(l.a1, l.a2, s.xa, T, nil, a)
+		m.loraApply(l.g1, l.g2, s.xg, T, sigmoidAll, g)
+		if i > 0 {
+			m.loraApply(l.v1, l.v2, s.xv, T, nil, tmp)
+		}
+	}
 	// a = σ(a0 + …); dec = exp(−0.606531·σ(w0 + w_l)).
 	for t := 0; t < T; t++ {
 		o := t * A
@@ -561,7 +604,6 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 	if i == 0 {
 		copy(vf, v)
 	} else {
-		m.loraApply(l.v1, l.v2, s.xv, T, nil, tmp)
 		for t := 0; t < T; t++ {
 			add(tmp[t*A:(t+1)*A], l.v0)
 		}
