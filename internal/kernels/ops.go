@@ -245,6 +245,11 @@ func (t *wkvTask) Run(_, lo, hi int) {
 	}
 }
 
+// wkvWork weighs a recurrence against smallWork: every state element is
+// loaded, updated and stored per token, so one token of a 0.4B model's
+// layer (16 heads of 64×64) is worth splitting across workers.
+func wkvWork(T, H, N int) int { return 4 * T * H * N * N }
+
 // WKV5Seq runs the v5/v6 recurrence for T tokens (r, k, v, y: T×H·N) on
 // the default pool, heads split across workers. w has one row per token
 // (v6) or a single row for all (v5: len(w) == H·N).
@@ -256,7 +261,7 @@ func WKV5Seq(T, H, N int, r, k, v, w, u, S, y []float32) {
 		ws = H * N
 	}
 	p.wk = wkvTask{im: active, T: T, H: H, N: N, wStride: ws, r: r, dec: w, k: k, v: v, u: u, S: S, y: y}
-	p.parallelFor(T*H*N*N, H, 1, &p.wk)
+	p.parallelFor(wkvWork(T, H, N), H, 1, &p.wk)
 	p.wk = wkvTask{}
 	p.mu.Unlock()
 }
@@ -267,7 +272,7 @@ func WKV7Seq(T, H, N int, r, dec, k, v, kk, b, S, y []float32) {
 	p := Default()
 	p.mu.Lock()
 	p.wk = wkvTask{im: active, v7: true, T: T, H: H, N: N, r: r, dec: dec, k: k, v: v, kk: kk, b: b, S: S, y: y}
-	p.parallelFor(2*T*H*N*N, H, 1, &p.wk)
+	p.parallelFor(wkvWork(T, H, N), H, 1, &p.wk)
 	p.wk = wkvTask{}
 	p.mu.Unlock()
 }
