@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/format"
@@ -32,8 +31,9 @@ type Model struct {
 	params         int64
 	fingerprint    string
 
-	mu sync.Mutex
-	sc scratch
+	mu    sync.Mutex
+	sc    scratch
+	stask seqTask // the running stage of seq
 }
 
 // layer holds one block's weights, in the canonical form of spec §0: decays
@@ -277,9 +277,7 @@ func (m *Model) pass(st *State, tokens []int, logits []float32, all bool) {
 	for i := range m.layers {
 		l := &m.layers[i]
 		xx := s.xx[:T*C]
-		for t := 0; t < T; t++ {
-			kernels.LayerNorm(xx[t*C:(t+1)*C], x[t*C:(t+1)*C], l.ln1w, l.ln1b, 1e-5)
-		}
+		m.seq(stageLN1, l, i, T)
 		shift(xx, st.attX(i), s.sx[:T*C], C)
 		switch major {
 		case 4:
@@ -291,13 +289,11 @@ func (m *Model) pass(st *State, tokens []int, logits []float32, all bool) {
 		case 7:
 			m.timeMix7(l, i, st, T)
 		}
-		add(x, s.out[:T*C])
-		for t := 0; t < T; t++ {
-			kernels.LayerNorm(xx[t*C:(t+1)*C], x[t*C:(t+1)*C], l.ln2w, l.ln2b, 1e-5)
-		}
+		m.seq(stageAdd, l, i, T)
+		m.seq(stageLN2, l, i, T)
 		shift(xx, st.ffnX(i), s.sx[:T*C], C)
 		m.channelMix(l, T)
-		add(x, s.out[:T*C])
+		m.seq(stageAdd, l, i, T)
 		if c.RescaleEvery > 0 && (i+1)%c.RescaleEvery == 0 {
 			for j := range x {
 				x[j] *= 0.5
@@ -544,15 +540,9 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 	s := &m.sc
 	c := &m.Cfg
 	C, A, H, N := c.Embd, c.Att, c.Heads, c.HeadSize
-	xx, sx := s.xx[:T*C], s.sx[:T*C]
-	lerp(s.xr[:T*C], xx, sx, l.mixR)
-	lerp(s.xw[:T*C], xx, sx, l.mixW)
-	lerp(s.xk[:T*C], xx, sx, l.mixK)
-	lerp(s.xv[:T*C], xx, sx, l.mixV)
-	lerp(s.xa[:T*C], xx, sx, l.mixA)
-	lerp(s.xg[:T*C], xx, sx, l.mixG)
+	m.seq(stageMix7, l, i, T)
 	r, k, v, g, w, a, y := s.r[:T*A], s.k[:T*A], s.v[:T*A], s.g[:T*A], s.w[:T*A], s.a[:T*A], s.y[:T*A]
-	kk, b, vf, tmp := s.kk[:T*A], s.b[:T*A], s.vf[:T*A], s.tmp[:T*A]
+	kk, b, tmp := s.kk[:T*A], s.b[:T*A], s.tmp[:T*A]
 	if T == 1 {
 		m.timeMix7Products(l, i)
 	} else {
@@ -566,69 +556,9 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 			m.loraApply(l.v1, l.v2, s.xv, T, nil, tmp)
 		}
 	}
-	// a = σ(a0 + …); dec = exp(−0.606531·σ(w0 + w_l)).
-	for t := 0; t < T; t++ {
-		o := t * A
-		add(a[o:o+A], l.a0)
-		add(w[o:o+A], l.w0)
-	}
-	kernels.Sigmoid(a, a)
-	kernels.Sigmoid(w, w)
-	for i := range w {
-		w[i] *= -0.606531
-	}
-	kernels.Exp(w, w)
-	for t := 0; t < T; t++ {
-		o := t * A
-		at, kt, kkt, bt := a[o:o+A], k[o:o+A], kk[o:o+A], b[o:o+A]
-		// kk = normalize(k ⊙ k_k) per head, from the original k.
-		for j := range kkt {
-			kkt[j] = kt[j] * l.kk[j]
-		}
-		for h := 0; h < H; h++ {
-			hv := kkt[h*N : (h+1)*N]
-			var ss float64
-			for _, q := range hv {
-				ss += float64(q) * float64(q)
-			}
-			inv := float32(1 / math.Max(math.Sqrt(ss), 1e-12))
-			for j := range hv {
-				hv[j] *= inv
-			}
-		}
-		for j := range kt {
-			kt[j] *= 1 + (at[j]-1)*l.ka[j]
-			bt[j] = kkt[j] * at[j]
-		}
-	}
-	if i == 0 {
-		copy(vf, v)
-	} else {
-		for t := 0; t < T; t++ {
-			add(tmp[t*A:(t+1)*A], l.v0)
-		}
-		kernels.Sigmoid(tmp, tmp)
-		for q := range v {
-			v[q] += (vf[q] - v[q]) * tmp[q]
-		}
-	}
-	S := st.wkv(i)
-	kernels.WKV7Seq(T, H, N, r, w, k, v, kk, b, S, y)
-	m.groupNormRows(l, y, T)
-	for t := 0; t < T; t++ {
-		o := t * A
-		for h := 0; h < H; h++ {
-			hs := o + h*N
-			var bonus float32
-			for j := 0; j < N; j++ {
-				bonus += r[hs+j] * k[hs+j] * l.rk[h*N+j]
-			}
-			for j := 0; j < N; j++ {
-				y[hs+j] += bonus * v[hs+j]
-			}
-		}
-	}
-	mul(y, g)
+	m.seq(stageGate7, l, i, T)
+	kernels.WKV7Seq(T, H, N, r, w, k, v, kk, b, st.wkv(i), y)
+	m.seq(stageOut7, l, i, T)
 	kernels.MatMul(l.output, y, T, s.out[:T*C])
 }
 
@@ -641,7 +571,7 @@ func (m *Model) channelMix(l *layer, T int) {
 	out := s.out[:T*C]
 	switch c.Major() {
 	case 7:
-		lerp(s.xk[:T*C], xx, sx, l.fMixK)
+		m.seq(stageFFN7, l, 0, T)
 	case 6:
 		lerp(s.xk[:T*C], xx, sx, l.fMixK)
 		lerp(s.xr[:T*C], xx, sx, l.fMixR)
