@@ -419,12 +419,16 @@ func (m *Model) timeMix5(l *layer, i int, st *State, T int) {
 	mix(s.xv[:T*C], xx, sx, l.mixV)
 	mix(s.xr[:T*C], xx, sx, l.mixR)
 	r, k, v, g, y := s.r[:T*A], s.k[:T*A], s.v[:T*A], s.g[:T*A], s.y[:T*A]
-	kernels.MatMul(l.recept, s.xr, T, r)
-	kernels.MatMul(l.key, s.xk, T, k)
-	kernels.MatMul(l.value, s.xv, T, v)
+	jobs := append(s.jobs[:0],
+		kernels.MatVecJob{M: l.recept, X: s.xr, Y: r},
+		kernels.MatVecJob{M: l.key, X: s.xk, Y: k},
+		kernels.MatVecJob{M: l.value, X: s.xv, Y: v})
 	if l.gate != nil {
 		mix(s.xg[:T*C], xx, sx, l.mixG)
-		kernels.MatMul(l.gate, s.xg, T, g)
+		jobs = append(jobs, kernels.MatVecJob{M: l.gate, X: s.xg, Y: g})
+	}
+	products(T, jobs)
+	if l.gate != nil {
 		siluAll(g, s.act)
 	}
 	S := st.wkv(i)
@@ -469,15 +473,16 @@ func (m *Model) timeMix6(l *layer, i int, st *State, T int) {
 		}
 	}
 	r, k, v, g, w, y := s.r[:T*A], s.k[:T*A], s.v[:T*A], s.g[:T*A], s.w[:T*A], s.y[:T*A]
-	kernels.MatMul(l.recept, s.xr, T, r)
-	kernels.MatMul(l.key, s.xk, T, k)
-	kernels.MatMul(l.value, s.xv, T, v)
-	kernels.MatMul(l.gate, s.xg, T, g)
-	siluAll(g, s.act)
 	// w = exp(−exp(time_decay + W_d2·tanh(W_d1·x_w))), per channel and token.
 	dd := l.decW1.Rows
 	hd := s.lora[:T*dd]
-	kernels.MatMul(l.decW1, s.xw, T, hd)
+	products(T, append(s.jobs[:0],
+		kernels.MatVecJob{M: l.recept, X: s.xr, Y: r},
+		kernels.MatVecJob{M: l.key, X: s.xk, Y: k},
+		kernels.MatVecJob{M: l.value, X: s.xv, Y: v},
+		kernels.MatVecJob{M: l.gate, X: s.xg, Y: g},
+		kernels.MatVecJob{M: l.decW1, X: s.xw, Y: hd}))
+	siluAll(g, s.act)
 	tanhAll(hd)
 	kernels.MatMul(l.decW2, hd, T, w)
 	for t := 0; t < T; t++ {
@@ -496,6 +501,19 @@ func (m *Model) timeMix6(l *layer, i int, st *State, T int) {
 }
 
 // loraApply computes out = W2·act(W1·x) for T rows.
+// products runs independent products Y = M·X for T tokens: in decode as
+// one kernels.MatVecs batch (one hand-off to the workers), else one MatMul
+// each. The results are the same either way.
+func products(T int, jobs []kernels.MatVecJob) {
+	if T == 1 {
+		kernels.MatVecs(jobs)
+		return
+	}
+	for _, j := range jobs {
+		kernels.MatMul(j.M, j.X, T, j.Y)
+	}
+}
+
 func (m *Model) loraApply(w1, w2 *kernels.Mat, x []float32, T int, act func([]float32), out []float32) {
 	h := m.sc.lora[:T*w1.Rows]
 	kernels.MatMul(w1, x, T, h)
