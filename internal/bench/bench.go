@@ -25,6 +25,7 @@ type Result struct {
 	BandwidthGBs  float64 `json:"bandwidth_gbs"`
 	Roofline      float64 `json:"roofline_fraction"`
 	GEMMGFlops    float64 `json:"gemm_gflops"`
+	FMAPeakGFlops float64 `json:"fma_peak_gflops"`
 	PrefillGFlops float64 `json:"prefill_gflops"`
 }
 

@@ -55,6 +55,38 @@ func Bandwidth(p *kernels.Pool, bytes int, reps int) float64 {
 	return best
 }
 
+// fmaTask runs the active set's FMA probe on every worker at once.
+type fmaTask struct {
+	rounds int
+	flops  [64]int
+}
+
+func (t *fmaTask) Run(w, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		t.flops[w%64] += kernels.Active().FMALoop(t.rounds)
+	}
+}
+
+// FMAPeak measures the fp32 FMA peak in FLOP/s: independent vector FMAs
+// at the active set's width on every worker of the pool, the best of reps
+// runs. It is the ceiling prefill's products are measured against.
+func FMAPeak(p *kernels.Pool, reps int) float64 {
+	best := 0.0
+	for r := 0; r < reps; r++ {
+		t := &fmaTask{rounds: 2_000_000}
+		start := time.Now()
+		p.Parallel(p.Threads(), 1, t)
+		total := 0
+		for _, f := range t.flops {
+			total += f
+		}
+		if f := float64(total) / time.Since(start).Seconds(); f > best {
+			best = f
+		}
+	}
+	return best
+}
+
 // GEMMFlops measures fp32 matrix-matrix throughput in FLOP/s on weights
 // that stay in cache (256×1024 F32, 64 tokens): the compute ceiling of
 // prefill as our own kernels reach it.

@@ -14,6 +14,7 @@ func avx512Impl() *Impl {
 	im.Name = "avx512"
 	im.Why = "CPU has AVX-512 (F, BW, VL) and VNNI"
 	im.MatMulQ = matMulQVNNI
+	im.FMALoop = func(n int) int { fmaLoopZ(n); return 12 * 16 * 2 * n }
 	return im
 }
 
@@ -76,3 +77,6 @@ func decodeTileVNNI(m *Mat, r, k int, wt []byte, dwc []float32) {
 
 //go:noescape
 func mmQVx16(a *qmmArgs)
+
+// fmaLoopZ runs n rounds of 12 independent 512-bit FMAs.
+func fmaLoopZ(n int)

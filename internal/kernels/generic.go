@@ -22,6 +22,7 @@ func genericImpl() *Impl {
 		Exp:          expGeneric,
 		Sigmoid:      sigmoidGeneric,
 		ReluSq:       reluSqGeneric,
+		FMALoop:      fmaLoopGeneric,
 		Dot:          dotGeneric,
 		WKV5:         wkv5Generic,
 		WKV7:         wkv7Generic,
@@ -36,6 +37,21 @@ var f16Table = func() *[65536]float32 {
 	}
 	return &t
 }()
+
+// fmaLoopGeneric keeps eight scalar chains of multiply-adds in flight.
+func fmaLoopGeneric(n int) int {
+	var a [8]float32
+	for i := 0; i < n; i++ {
+		for j := range a {
+			a[j] = a[j]*0.999 + 1e-3
+		}
+	}
+	fmaSink = a[0] + a[7]
+	return 16 * n
+}
+
+// fmaSink keeps fmaLoopGeneric's result alive.
+var fmaSink float32
 
 func dotGeneric(a, b []float32) float32 {
 	b = b[:len(a)]

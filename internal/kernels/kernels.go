@@ -74,6 +74,10 @@ type Impl struct {
 	// ReluSq sets x[i] = max(x[i], 0)² in place (the channel mix's
 	// squared ReLU); NaN stays NaN.
 	ReluSq func(x []float32)
+	// FMALoop runs n rounds of independent fp32 fused multiply-adds at
+	// the set's vector width and returns the FLOPs done: bench's probe of
+	// the machine's FMA peak.
+	FMALoop func(n int) int
 	// Dot is Σ a[i]·b[i] over len(a) elements.
 	Dot func(a, b []float32) float32
 	// WKV5 is one token of the v5/v6 recurrence for H heads of size N;

@@ -67,6 +67,9 @@ func mmQ8x8(a *qmmArgs)
 //go:noescape
 func reluSqAVX2(x *float32, n int)
 
+// fmaLoopY runs n rounds of 12 independent 256-bit FMAs.
+func fmaLoopY(n int)
+
 //go:noescape
 func quantTok(x *float32, nb int, rec *byte)
 

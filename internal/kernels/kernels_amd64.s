@@ -1640,6 +1640,56 @@ rsqloop:
 	VZEROUPPER
 	RET
 
+// func fmaLoopY(n int)
+// func fmaLoopZ(n int)
+// Twelve independent FMA chains, enough to cover the latency on two FMA
+// pipes: the FMA peak, for bench.
+#define FMA12(R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, A, B) \
+	VFMADD231PS A, B, R0; \
+	VFMADD231PS A, B, R1; \
+	VFMADD231PS A, B, R2; \
+	VFMADD231PS A, B, R3; \
+	VFMADD231PS A, B, R4; \
+	VFMADD231PS A, B, R5; \
+	VFMADD231PS A, B, R6; \
+	VFMADD231PS A, B, R7; \
+	VFMADD231PS A, B, R8; \
+	VFMADD231PS A, B, R9; \
+	VFMADD231PS A, B, R10; \
+	VFMADD231PS A, B, R11
+
+TEXT ·fmaLoopY(SB), NOSPLIT, $0-8
+	MOVQ n+0(FP), CX
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	TESTQ CX, CX
+	JE    fmaydone
+
+fmayloop:
+	FMA12(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y14, Y15)
+	DECQ CX
+	JNE  fmayloop
+
+fmaydone:
+	VZEROUPPER
+	RET
+
+TEXT ·fmaLoopZ(SB), NOSPLIT, $0-8
+	MOVQ n+0(FP), CX
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	TESTQ CX, CX
+	JE    fmazdone
+
+fmazloop:
+	FMA12(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z14, Z15)
+	DECQ CX
+	JNE  fmazloop
+
+fmazdone:
+	VZEROUPPER
+	RET
+
 // VNNI integer MatMul (the avx512 set). The tile holds every type alike:
 // per block and row a 64-byte slot with the 32 weights as signed bytes
 // (code − 8 for Q4_0, code − 16 for Q5_0, the code for Q4_1 and Q5_1, w

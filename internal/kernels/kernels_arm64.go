@@ -79,3 +79,6 @@ func wkv5x16NEON(S *float32, N int, r, k, w, v, y, ruk *float32)
 
 //go:noescape
 func wkv5x4NEON(S *float32, N int, r, k, w, v, y, ruk *float32)
+
+// fmaLoopNEON (fma_arm64.s) runs n rounds of 12 independent 128-bit FMAs.
+func fmaLoopNEON(n int)

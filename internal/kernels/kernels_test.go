@@ -171,3 +171,13 @@ func TestSets(t *testing.T) {
 		t.Fatalf("Use(auto): %v", err)
 	}
 }
+
+// TestFMALoop: every set's FMA probe runs and counts its FLOPs.
+func TestFMALoop(t *testing.T) {
+	for _, n := range Names() {
+		im := Get(n)
+		if f0, f := im.FMALoop(0), im.FMALoop(1000); f0 != 0 || f < 16000 || f%1000 != 0 {
+			t.Errorf("%s: FMALoop(0) = %d, FMALoop(1000) = %d FLOPs", n, f0, f)
+		}
+	}
+}

@@ -33,6 +33,7 @@ func avx2Impl() *Impl {
 		Exp:          expAVX2Go,
 		Sigmoid:      sigmoidAVX2Go,
 		ReluSq:       reluSqAVX2Go,
+		FMALoop:      func(n int) int { fmaLoopY(n); return 12 * 8 * 2 * n },
 		Dot:          dotAVX2Go,
 		WKV5:         wkv5AVX2,
 		WKV7:         wkv7AVX2,

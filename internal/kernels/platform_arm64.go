@@ -24,6 +24,7 @@ func platformImpls() []*Impl {
 		Exp:          expGeneric,
 		Sigmoid:      sigmoidGeneric,
 		ReluSq:       reluSqGeneric,
+		FMALoop:      func(n int) int { fmaLoopNEON(n); return 12 * 4 * 2 * n },
 		Dot:          dotNEONGo,
 		WKV5:         wkv5NEON,
 		WKV7:         wkv7NEON,

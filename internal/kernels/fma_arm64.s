@@ -1,0 +1,30 @@
+//go:build arm64 && !purego
+
+#include "textflag.h"
+
+// func fmaLoopNEON(n int)
+// Twelve independent 128-bit FMA chains: the FMA peak, for bench.
+TEXT ·fmaLoopNEON(SB), NOSPLIT, $0-8
+	MOVD n+0(FP), R0
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	CBZ  R0, done
+
+loop:
+	VFMLA V20.S4, V21.S4, V0.S4
+	VFMLA V20.S4, V21.S4, V1.S4
+	VFMLA V20.S4, V21.S4, V2.S4
+	VFMLA V20.S4, V21.S4, V3.S4
+	VFMLA V20.S4, V21.S4, V4.S4
+	VFMLA V20.S4, V21.S4, V5.S4
+	VFMLA V20.S4, V21.S4, V6.S4
+	VFMLA V20.S4, V21.S4, V7.S4
+	VFMLA V20.S4, V21.S4, V16.S4
+	VFMLA V20.S4, V21.S4, V17.S4
+	VFMLA V20.S4, V21.S4, V18.S4
+	VFMLA V20.S4, V21.S4, V19.S4
+	SUB  $1, R0
+	CBNZ R0, loop
+
+done:
+	RET
