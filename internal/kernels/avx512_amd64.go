@@ -11,5 +11,11 @@ func avx512Impl() *Impl {
 	im := avx2Impl()
 	im.Name = "avx512"
 	im.Why = "CPU has AVX-512 (F, BW, VL) and VNNI"
+	im.MatMul = matMulAVX512
 	return im
+}
+
+// matMulAVX512 is the float product with the 4×6 zmm kernel.
+func matMulAVX512(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, scratch []float32) {
+	matMulFloat(m, x, T, y, ystride, lo, hi, scratch, mmZmm4x6)
 }

@@ -141,15 +141,32 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	}
 }
 
-// mmChunk is the column chunk of matMulAVX2: four rows of 512 floats (8
-// KiB) and three tokens' 512 floats (6 KiB) sit in L1 together.
+// mmChunk is the column chunk of the float MatMul: four rows of 512
+// floats (8 KiB) and a kernel's three or six tokens' 512 floats (6 or
+// 12 KiB) sit in L1 together.
 const mmChunk = 512
 
-// matMulAVX2 is the float product: for each group of four rows the weights
-// are widened (or dequantized) once per token block into scratch (F32 rows
-// are used in place), then the 4×3 FMA kernel runs over the block's
-// tokens. Quantized weights come here when SetIntegerPrefill(false).
+// mmKernel selects the register block of matMulFloat.
+type mmKernel int
+
+const (
+	mmYmm4x3 mmKernel = iota // mmF32x4x3: 4 rows × 3 tokens, ymm
+	mmZmm4x6                 // mmF32x4x6z: 4 rows × 6 tokens, zmm
+)
+
+// matMulAVX2 is the float product with the 4×3 ymm kernel.
 func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, scratch []float32) {
+	matMulFloat(m, x, T, y, ystride, lo, hi, scratch, mmYmm4x3)
+}
+
+// matMulFloat is the float product: for each group of four rows the
+// weights are widened (or dequantized) once per token block into scratch
+// (F32 rows are used in place), then kernel kern runs over the block's
+// tokens. Quantized weights come here when SetIntegerPrefill(false), and
+// the k-quants always. Each output is one fixed sequence (column chunks
+// from 0, the kernel's FMA chain and sum within a chunk), whatever rows
+// lo and hi give this call.
+func matMulFloat(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, scratch []float32, kern mmKernel) {
 	c := m.Cols
 	n8 := c &^ 7
 	isFloat := m.DType == tensor.F32 || m.DType == tensor.F16 || m.DType == tensor.BF16
@@ -160,6 +177,10 @@ func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 		matMulGeneric(m, x, T, y, ystride, lo, hi, scratch)
 		return
 	}
+	nt := 3 // tokens per kernel call
+	if kern == mmZmm4x6 {
+		nt = 6
+	}
 	x = x[:T*c]
 	// Tokens per block: keep a block of x within about 768 KiB (L2), or
 	// 1.5 MiB for quantized weights, whose dequantization costs more.
@@ -167,13 +188,13 @@ func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 	if !isFloat {
 		tb *= 2
 	}
-	tb -= tb % 3
-	tb = max(tb, 12)
+	tb -= tb % nt
+	tb = max(tb, 4*nt)
 	if len(scratch) < 4*n8 { // callers outside the pool may pass Cols floats
 		scratch = make([]float32, 4*n8)
 	}
 	tile := scratch[:4*n8]
-	var out [12]float32
+	var out [24]float32
 	for t0 := 0; t0 < T; t0 += tb {
 		t1 := min(t0+tb, T)
 		for r := lo; r < hi; r += 4 {
@@ -206,18 +227,21 @@ func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 			for k0 := 0; k0 < n8; k0 += mmChunk {
 				kn := min(mmChunk, n8-k0)
 				wk := (*float32)(unsafe.Add(unsafe.Pointer(w), 4*k0))
-				for t := t0; t < t1; t += 3 {
-					nt := min(3, t1-t)
-					x0 := &x[t*c+k0]
-					x1, x2 := x0, x0
-					if nt > 1 {
-						x1 = &x[(t+1)*c+k0]
+				for t := t0; t < t1; t += nt {
+					n := min(nt, t1-t)
+					// Token slots past n repeat token t; their sums are
+					// dropped.
+					var xp [6]*float32
+					for j := range nt {
+						xp[j] = &x[(t+j%n)*c+k0]
 					}
-					if nt > 2 {
-						x2 = &x[(t+2)*c+k0]
+					switch kern { // direct calls keep out on the stack
+					case mmZmm4x6:
+						mmF32x4x6z(wk, wstride, xp[0], xp[1], xp[2], xp[3], xp[4], xp[5], kn, &out)
+					default:
+						mmF32x4x3(wk, wstride, xp[0], xp[1], xp[2], kn, (*[12]float32)(out[:12]))
 					}
-					mmF32x4x3(wk, wstride, x0, x1, x2, kn, &out)
-					for tt := 0; tt < nt; tt++ {
+					for tt := 0; tt < n; tt++ {
 						yt := y[(t+tt)*ystride+r : (t+tt)*ystride+r+k]
 						if k0 == 0 {
 							copy(yt, out[tt*4:tt*4+k])
