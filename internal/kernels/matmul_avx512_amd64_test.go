@@ -34,19 +34,13 @@ func mmZRef(w []float32, ws int, x [][]float32, n int) []float64 {
 	return out
 }
 
-// mmZRun calls the nt-token kernel (5 or 6) on rows w (stride ws floats)
-// and the token rows x.
-func mmZRun(nt int, w []float32, ws int, x [][]float32, n int) []float32 {
-	switch nt {
-	case 5:
-		var out [20]float32
-		mmF32x4x5z(&w[0], ws*4, &x[0][0], &x[1][0], &x[2][0], &x[3][0], &x[4][0], 0, n, &out)
-		return out[:]
-	default:
-		var out [24]float32
-		mmF32x4x6z(&w[0], ws*4, &x[0][0], &x[1][0], &x[2][0], &x[3][0], &x[4][0], &x[5][0], n, &out)
-		return out[:]
-	}
+// mmZRun calls the 4×6 kernel on rows w (stride ws floats) and the token
+// rows x and returns its 24 sums. With all tokens and rows valid, the
+// sums land in a y of 6 tokens × 4 rows.
+func mmZRun(w []float32, ws int, x [][]float32, n int) []float32 {
+	y := make([]float32, 24)
+	mmF32x4x6z(&w[0], ws*4, &x[0][0], &x[1][0], &x[2][0], &x[3][0], &x[4][0], &x[5][0], n, &y[0], 16, 6, 15, 0)
+	return y
 }
 
 // TestMMZKernel checks the zmm kernels for every column count up to 1024,
@@ -54,7 +48,8 @@ func mmZRun(nt int, w []float32, ws int, x [][]float32, n int) []float32 {
 func TestMMZKernel(t *testing.T) {
 	needAVX512(t)
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, nt := range []int{5, 6} {
+	{
+		nt := 6
 		for n := 8; n <= 1024; n += 8 {
 			for _, layout := range []struct{ pad, off int }{{0, 0}, {8, 1}, {3, 5}} {
 				ws := n + layout.pad
@@ -76,7 +71,7 @@ func TestMMZKernel(t *testing.T) {
 						w[i*ws+c] = float32(math.Inf(1))
 					}
 				}
-				got := mmZRun(nt, w, ws, x, n)
+				got := mmZRun(w, ws, x, n)
 				want := mmZRef(w, ws, x, n)
 				for i, g := range got {
 					var scale float64
@@ -98,7 +93,8 @@ func TestMMZKernelSpecials(t *testing.T) {
 	needAVX512(t)
 	rng := rand.New(rand.NewPCG(23, 24))
 	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
-	for _, nt := range []int{5, 6} {
+	{
+		nt := 6
 		for _, n := range []int{8, 16, 24, 40, 520} {
 			for trial := 0; trial < 30; trial++ {
 				w := randVec(rng, 4*n)
@@ -114,7 +110,7 @@ func TestMMZKernelSpecials(t *testing.T) {
 						x[rng.IntN(nt)][rng.IntN(n)] = v
 					}
 				}
-				got := mmZRun(nt, w, n, x, n)
+				got := mmZRun(w, n, x, n)
 				want := mmZRef(w, n, x, n)
 				for i, g := range got {
 					wi := want[i]
@@ -136,7 +132,42 @@ func TestMMZKernelSpecials(t *testing.T) {
 	}
 }
 
-// TestSpeedKernelMMZ reports the zmm kernels' rate on L1-resident data,
+// TestMMZKernelStores checks which parts of y the 4×6 kernel writes:
+// tokens below nt, rows in the mask, adding to y when acc is set.
+func TestMMZKernelStores(t *testing.T) {
+	needAVX512(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	n := 24
+	w := randVec(rng, 4*n)
+	xs := randVec(rng, 6*n)
+	x := [][]float32{xs[0:n], xs[n : 2*n], xs[2*n : 3*n], xs[3*n : 4*n], xs[4*n : 5*n], xs[5*n:]}
+	full := mmZRun(w, n, x, n)
+	const ys = 7 // floats between tokens in y
+	for nt := 1; nt <= 6; nt++ {
+		for rows := 0; rows < 16; rows++ {
+			for acc := 0; acc < 2; acc++ {
+				y := randVec(rng, 6*ys+4)
+				old := append([]float32(nil), y...)
+				mmF32x4x6z(&w[0], n*4, &x[0][0], &x[1][0], &x[2][0], &x[3][0], &x[4][0], &x[5][0], n, &y[1], ys*4, nt, rows, acc)
+				for i := range y {
+					want := old[i]
+					tt, k := (i-1)/ys, (i-1)%ys
+					if i >= 1 && tt < nt && k < 4 && rows>>k&1 != 0 {
+						want = full[tt*4+k]
+						if acc != 0 {
+							want += old[i]
+						}
+					}
+					if math.Float32bits(y[i]) != math.Float32bits(want) {
+						t.Fatalf("nt=%d rows=%#x acc=%d y[%d]: got %v want %v", nt, rows, acc, i, y[i], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSpeedKernelMMZ reports the zmm kernel's rate on L1-resident data,
 // next to the ymm 4×3 kernel.
 func TestSpeedKernelMMZ(t *testing.T) {
 	if os.Getenv("RWKV_SPEED") == "" {
@@ -159,11 +190,11 @@ func TestSpeedKernelMMZ(t *testing.T) {
 			return 2 * 4 * float64(nt*n) * 100 / best.Seconds() / 1e9
 		}
 		var o3 [12]float32
-		var o5 [20]float32
-		var o6 [24]float32
+		var y [24]float32
 		r3 := rate(3, func() { mmF32x4x3(&w[0], n*4, &x[0], &x[n], &x[2*n], n, &o3) })
-		r5 := rate(5, func() { mmF32x4x5z(&w[0], n*4, &x[0], &x[n], &x[2*n], &x[3*n], &x[4*n], 0, n, &o5) })
-		r6 := rate(6, func() { mmF32x4x6z(&w[0], n*4, &x[0], &x[n], &x[2*n], &x[3*n], &x[4*n], &x[5*n], n, &o6) })
-		t.Logf("n=%d GFLOP/s: 4×3 ymm %.1f, 4×5 zmm %.1f, 4×6 zmm %.1f", n, r3, r5, r6)
+		r6 := rate(6, func() {
+			mmF32x4x6z(&w[0], n*4, &x[0], &x[n], &x[2*n], &x[3*n], &x[4*n], &x[5*n], n, &y[0], 16, 6, 15, 1)
+		})
+		t.Logf("n=%d GFLOP/s: 4×3 ymm %.1f, 4×6 zmm %.1f", n, r3, r6)
 	}
 }
