@@ -1,6 +1,6 @@
 //go:build amd64 && !purego
 
-// 512-bit float matrix-matrix kernels of the avx512 set (driven by
+// The 512-bit float matrix-matrix kernel of the avx512 set (driven by
 // matMulFloat in platform_amd64.go). Register use as in kernels_amd64.s:
 // AX BX CX DX SI DI R8-R13 only.
 //
@@ -86,8 +86,8 @@
 // func mmF32x4x6z(w *float32, wstride int, x0, x1, x2, x3, x4, x5 *float32, n int, y *float32, ystride, nt, rows, acc int)
 // The 4×6 register block: rows w + k·wstride (k < 4, stride in bytes)
 // against six token rows, n columns (a positive multiple of 8). The sums
-// go to y + t·ystride + 4k (ystride in bytes) for tokens t < nt and rows k
-// < 4 selected by the bit mask rows, added to y's values if acc ≠ 0; the
+// go to y + t·ystride + 4k (ystride in bytes) for tokens t < nt (1 ≤ nt
+// ≤ 6) and rows k < 4 selected by the bit mask rows, added to y's values if acc ≠ 0; the
 // other tokens' sums are dropped and nothing else in y is touched.
 // 24 accumulators Z0-Z23 (token t, row k in Z(4t+k)), the rows' 16
 // columns in Z24-Z27, tokens through Z28-Z31; every output is the same
