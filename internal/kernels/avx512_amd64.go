@@ -13,9 +13,15 @@ func avx512Impl() *Impl {
 	im := avx2Impl()
 	im.Name = "avx512"
 	im.Why = "CPU has AVX-512 (F, BW, VL) and VNNI"
+	im.MatMul = matMulAVX512
 	im.MatMulQ = matMulQVNNI
 	im.FMALoop = func(n int) int { fmaLoopZ(n); return 12 * 16 * 2 * n }
 	return im
+}
+
+// matMulAVX512 is the float product with the 4×6 zmm kernel.
+func matMulAVX512(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, scratch []float32) {
+	matMulFloat(m, x, T, y, ystride, lo, hi, scratch, mmZmm4x6)
 }
 
 // The VNNI integer MatMul (kernels_amd64.s): decVQ* decode a row into the

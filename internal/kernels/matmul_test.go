@@ -72,6 +72,26 @@ func TestMatMulFloat(t *testing.T) {
 	}
 }
 
+// TestMatMulFloatLongRows covers rows longer than one column panel or
+// chunk of the SIMD drivers (1024 floats), with a Cols%8 tail, and more
+// tokens than one token block (192 at 1024 columns).
+func TestMatMulFloatLongRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, im := range simdSets(t) {
+		for _, dt := range floatTypes {
+			for _, cols := range []int{1024, 1032, 2051, 3000} {
+				T := 7 + cols%5
+				if cols == 1032 && !testing.Short() {
+					T = 200
+				}
+				rows := 1 + cols%7
+				m := newTestMat(t, dt, rows, cols, randWeights(rng, dt, rows, cols), 0)
+				checkMatMul(t, im, m, randVec(rng, T*cols), T, 1e-5)
+			}
+		}
+	}
+}
+
 // quantBound is the largest error the 8-bit activations can add to row r
 // · token x: Σ_b (amax_b/254)·Σ_j|w_j|, plus float rounding.
 func quantBound(m *Mat, r int, x []float32) float64 {

@@ -143,15 +143,37 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	}
 }
 
-// mmChunk is the column chunk of matMulAVX2: four rows of 512 floats (8
-// KiB) and three tokens' 512 floats (6 KiB) sit in L1 together.
-const mmChunk = 512
+// mmChunk is the column chunk of one kernel call: four rows of 1024
+// floats (16 KiB) stay in L1 while the tokens' chunks stream past. Fewer,
+// longer calls measured faster than 512 on Zen 5 (the sums at the end of
+// a call are a fixed cost).
+const mmChunk = 1024
 
-// matMulAVX2 is the float product: for each group of four rows the weights
-// are widened (or dequantized) once per token block into scratch (F32 rows
-// are used in place), then the 4×3 FMA kernel runs over the block's
-// tokens. Quantized weights come here when SetIntegerPrefill(false).
+// mmKernel selects the register block of matMulFloat.
+type mmKernel int
+
+const (
+	mmYmm4x3 mmKernel = iota // mmF32x4x3: 4 rows × 3 tokens, ymm
+	mmZmm4x6                 // mmF32x4x6z: 4 rows × 6 tokens, zmm
+)
+
+// matMulAVX2 is the float product with the 4×3 ymm kernel.
 func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, scratch []float32) {
+	matMulFloat(m, x, T, y, ystride, lo, hi, scratch, mmYmm4x3)
+}
+
+// matMulFloat is the float product with kernel kern. Float weights go in
+// column panels of mmChunk; within a panel, a block of tokens (about 768
+// KiB of x, kept in L2) passes over each group of four rows, widened once
+// per block into scratch (F32 rows are used in place). Panels let the
+// block hold many tokens even for long rows, so each weight fetched from
+// memory serves more FMAs. The k-quants (and other quantized weights when
+// SetIntegerPrefill(false)) are dequantized by whole rows: one panel,
+// run in chunks, and twice the tokens, as dequantization costs more.
+// Each output is one fixed sequence (column chunks in order from 0, the
+// kernel's FMA chain and sum within a chunk, the last Cols%8 columns in
+// Go), whatever rows lo and hi give this call.
+func matMulFloat(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, scratch []float32, kern mmKernel) {
 	c := m.Cols
 	n8 := c &^ 7
 	isFloat := m.DType == tensor.F32 || m.DType == tensor.F16 || m.DType == tensor.BF16
@@ -162,82 +184,99 @@ func matMulAVX2(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, sc
 		matMulGeneric(m, x, T, y, ystride, lo, hi, scratch)
 		return
 	}
+	nt := 3 // tokens per kernel call
+	if kern == mmZmm4x6 {
+		nt = 6
+	}
 	x = x[:T*c]
-	// Tokens per block: keep a block of x within about 768 KiB (L2), or
-	// 1.5 MiB for quantized weights, whose dequantization costs more.
-	tb := (768 << 10) / (4 * c)
-	if !isFloat {
-		tb *= 2
+	pw, tb := n8, (1536<<10)/(4*c) // panel width, tokens per block
+	if isFloat {
+		pw = min(n8, mmChunk)
+		tb = (768 << 10) / (4 * pw)
 	}
-	tb -= tb % 3
-	tb = max(tb, 12)
-	if len(scratch) < 4*n8 { // callers outside the pool may pass Cols floats
-		scratch = make([]float32, 4*n8)
+	tb -= tb % nt
+	tb = max(tb, 4*nt)
+	if len(scratch) < 4*pw { // callers outside the pool may pass Cols floats
+		scratch = make([]float32, 4*pw)
 	}
-	tile := scratch[:4*n8]
 	var out [12]float32
-	for t0 := 0; t0 < T; t0 += tb {
-		t1 := min(t0+tb, T)
-		for r := lo; r < hi; r += 4 {
-			k := min(4, hi-r)
-			var w *float32
-			wstride := n8 * 4
-			switch {
-			case m.DType == tensor.F32 && k == 4:
-				w, wstride = &m.f32[r*c], c*4
-			default:
-				for i := 0; i < 4; i++ {
-					dst := tile[i*n8 : (i+1)*n8]
-					switch {
-					case i >= k:
-						clear(dst)
-					case m.DType == tensor.F32:
-						copy(dst, m.f32[(r+i)*c:(r+i)*c+n8])
-					case m.DType == tensor.F16:
-						cvtF16(&dst[0], &m.u16[(r+i)*c], n8)
-					case m.DType == tensor.BF16:
-						cvtBF16(&dst[0], &m.u16[(r+i)*c], n8)
-					default: // quantized, whole blocks (n8 == c)
-						dequantRowKAsm(m, r+i, dst)
+	for p0 := 0; p0 < n8; p0 += pw {
+		pn := min(pw, n8-p0)
+		tile := scratch[:4*pn]
+		for t0 := 0; t0 < T; t0 += tb {
+			t1 := min(t0+tb, T)
+			for r := lo; r < hi; r += 4 {
+				k := min(4, hi-r)
+				_ = y[(t1-1)*ystride+r+k-1] // the zmm kernel's last store
+				var w *float32
+				wstride := pn * 4
+				switch {
+				case m.DType == tensor.F32 && k == 4:
+					w, wstride = &m.f32[r*c+p0], c*4
+				default:
+					for i := 0; i < 4; i++ {
+						dst := tile[i*pn : (i+1)*pn]
+						o := (r+i)*c + p0
+						switch {
+						case i >= k:
+							clear(dst)
+						case m.DType == tensor.F32:
+							copy(dst, m.f32[o:o+pn])
+						case m.DType == tensor.F16:
+							cvtF16(&dst[0], &m.u16[o], pn)
+						case m.DType == tensor.BF16:
+							cvtBF16(&dst[0], &m.u16[o], pn)
+						default: // quantized: one panel, whole blocks (n8 == c)
+							dequantRowKAsm(m, r+i, dst)
+						}
 					}
+					w = &tile[0]
 				}
-				w = &tile[0]
-			}
-			// Columns in chunks of mmChunk, so that the four rows' chunk
-			// stays in L1 while every token of the block passes over it.
-			for k0 := 0; k0 < n8; k0 += mmChunk {
-				kn := min(mmChunk, n8-k0)
-				wk := (*float32)(unsafe.Add(unsafe.Pointer(w), 4*k0))
-				for t := t0; t < t1; t += 3 {
-					nt := min(3, t1-t)
-					x0 := &x[t*c+k0]
-					x1, x2 := x0, x0
-					if nt > 1 {
-						x1 = &x[(t+1)*c+k0]
-					}
-					if nt > 2 {
-						x2 = &x[(t+2)*c+k0]
-					}
-					mmF32x4x3(wk, wstride, x0, x1, x2, kn, &out)
-					for tt := 0; tt < nt; tt++ {
-						yt := y[(t+tt)*ystride+r : (t+tt)*ystride+r+k]
-						if k0 == 0 {
-							copy(yt, out[tt*4:tt*4+k])
-						} else {
-							for i := range yt {
-								yt[i] += out[tt*4+i]
+				for k0 := 0; k0 < pn; k0 += mmChunk {
+					kn := min(mmChunk, pn-k0)
+					wk := (*float32)(unsafe.Add(unsafe.Pointer(w), 4*k0))
+					xc := p0 + k0 // column of the chunk in x
+					for t := t0; t < t1; t += nt {
+						n := min(nt, t1-t)
+						// Token slots past n repeat token t; their sums
+						// are dropped.
+						var xp [6]*float32
+						for j := range nt {
+							xp[j] = &x[t*c+xc]
+							if j < n {
+								xp[j] = &x[(t+j)*c+xc]
+							}
+						}
+						if kern == mmZmm4x6 {
+							acc := 0
+							if xc > 0 {
+								acc = 1
+							}
+							mmF32x4x6z(wk, wstride, xp[0], xp[1], xp[2], xp[3], xp[4], xp[5], kn,
+								&y[t*ystride+r], ystride*4, n, 1<<k-1, acc)
+							continue
+						}
+						mmF32x4x3(wk, wstride, xp[0], xp[1], xp[2], kn, &out)
+						for tt := 0; tt < n; tt++ {
+							yt := y[(t+tt)*ystride+r : (t+tt)*ystride+r+k]
+							if xc == 0 {
+								copy(yt, out[tt*4:tt*4+k])
+							} else {
+								for i := range yt {
+									yt[i] += out[tt*4+i]
+								}
 							}
 						}
 					}
 				}
 			}
-			if n8 < c {
-				for t := t0; t < t1; t++ {
-					xt := x[t*c : (t+1)*c]
-					for i := 0; i < k; i++ {
-						y[t*ystride+r+i] += floatTail(m, r+i, n8, xt)
-					}
-				}
+		}
+	}
+	if n8 < c {
+		for t := 0; t < T; t++ {
+			xt := x[t*c : (t+1)*c]
+			for r := lo; r < hi; r++ {
+				y[t*ystride+r] += floatTail(m, r, n8, xt)
 			}
 		}
 	}
