@@ -11,5 +11,6 @@ func avx512Impl() *Impl {
 	im := avx2Impl()
 	im.Name = "avx512"
 	im.Why = "CPU has AVX-512 (F, BW, VL) and VNNI"
+	im.MatVecQ = matVecQAVX512
 	return im
 }
