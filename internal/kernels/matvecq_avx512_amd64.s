@@ -22,7 +22,7 @@
 // (SI)(BX*1), (SI)(BX*2), (SI)(R9*1)), R12 row 8 (prefetch); DI q; DX the
 // (dx, sx) pairs; CX blocks left. Y0..Y3 the rows' int32 lanes; Y4 q; Y5
 // −off·Σq lanes (X5 sx for Q4_1, Q5_1); Y6 0x0f bytes; Y7 the offset
-// bytes; Y8, Y9 codes; X10, X11 scales; Y12 zero; Y13 0x10 bytes; X14 the
+// bytes; Y8, Y9 codes; Y16 the nibble shifts; X10, X11 scales; Y12 zero; Y13 0x10 bytes; X14 the
 // four row sums; X15 dx.
 
 #define MVQSETUPV \
@@ -36,7 +36,8 @@
 	VPXOR Y12, Y12, Y12; \
 	VXORPS X14, X14, X14; \
 	MOVL $0x0f0f0f0f, AX; \
-	VPBROADCASTD AX, Y6
+	VPBROADCASTD AX, Y6; \
+	VMOVDQU64 mvvNibShift<>(SB), Y16
 
 // OFFSETV(B): Y7 = bytes B; the four-byte pattern B is the type's offset.
 #define OFFSETV(B) \
@@ -58,7 +59,7 @@
 // order (low nibbles then high nibbles).
 #define NIBV(A, C) \
 	VBROADCASTI128 A, C; \
-	VPSRLVQ mvvNibShift<>(SB), C, C; \
+	VPSRLVQ Y16, C, C; \
 	VPAND Y6, C, C
 
 // HIV(A, C): adds 0x10 to code j of C where bit j of the u32 at A is set.
@@ -86,9 +87,15 @@
 
 // SUMV: X14 += float32(row sums of Y0..Y3)·(d·dx), d the halves at 0.
 #define SUMV \
-	VPHADDD Y1, Y0, Y0; \
-	VPHADDD Y3, Y2, Y2; \
-	VPHADDD Y2, Y0, Y0; \
+	VPUNPCKLDQ Y1, Y0, Y8; \
+	VPUNPCKHDQ Y1, Y0, Y0; \
+	VPADDD Y8, Y0, Y0; \
+	VPUNPCKLDQ Y3, Y2, Y9; \
+	VPUNPCKHDQ Y3, Y2, Y2; \
+	VPADDD Y9, Y2, Y2; \
+	VPUNPCKLQDQ Y2, Y0, Y8; \
+	VPUNPCKHQDQ Y2, Y0, Y0; \
+	VPADDD Y8, Y0, Y0; \
 	VEXTRACTI128 $1, Y0, X1; \
 	VPADDD X1, X0, X0; \
 	VCVTDQ2PS X0, X0; \

@@ -3,11 +3,14 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/klauspost/cpuid/v2"
 )
 
 func TestSpeedKernelMM(t *testing.T) {
@@ -66,5 +69,35 @@ func TestSpeedQuantParts(t *testing.T) {
 			best = min(best, time.Since(t0))
 		}
 		t.Logf("decodeTileAVX2 %s 4×%d: %v", dt, cols, best)
+	}
+}
+
+// TestSpeedMVQ prints the integer decode kernels' best-of-N ns per
+// block-row, avx2 against VNNI, on 128 rows that stay in L2.
+func TestSpeedMVQ(t *testing.T) {
+	if os.Getenv("RWKV_SPEED") == "" {
+		t.Skip("set RWKV_SPEED=1")
+	}
+	vnni := cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.AVX512VNNI)
+	rows, cols := 128, 2048
+	rng := rand.New(rand.NewPCG(1, 2))
+	v := quantVec(Generic(), randVec(rng, cols))
+	for _, dt := range quantTypes {
+		m, _ := NewMat(dt, rows, cols, randWeights(rng, dt, rows, cols))
+		line := fmt.Sprintf("mvq %-5s %dx%d:", dt, rows, cols)
+		for i, name := range []string{"avx2", "vnni"} {
+			if i == 1 && !vnni {
+				continue
+			}
+			f := mvqKernels[dt][i]
+			best := time.Hour
+			for j := 0; j < 3000; j++ {
+				t0 := time.Now()
+				runMVQ(f, m, v)
+				best = min(best, time.Since(t0))
+			}
+			line += fmt.Sprintf("  %s %5.3f ns/block-row", name, float64(best.Nanoseconds())/float64(rows*v.nb))
+		}
+		t.Log(line)
 	}
 }
