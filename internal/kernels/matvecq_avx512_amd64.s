@@ -33,48 +33,54 @@
 	MOVQ n+32(FP), CX; \
 	LEAQ (BX)(BX*2), R9; \
 	LEAQ (SI)(BX*8), R12; \
-	VPXOR Y12, Y12, Y12; \
+	VPXORD Z12, Z12, Z12; \
 	VXORPS X14, X14, X14; \
 	MOVL $0x0f0f0f0f, AX; \
-	VPBROADCASTD AX, Y6; \
-	VMOVDQU64 mvvNibShift<>(SB), Y16
+	VPBROADCASTD AX, Z6; \
+	VMOVDQU64 mvvNibShift<>(SB), Z16; \
+	MOVL $0xff00, AX; \
+	KMOVW AX, K2
 
-// OFFSETV(B): Y7 = bytes B; the four-byte pattern B is the type's offset.
+// OFFSETV(B): Z7 = bytes B; the four-byte pattern B is the type's offset.
 #define OFFSETV(B) \
 	MOVL B, AX; \
-	VPBROADCASTD AX, Y7
+	VPBROADCASTD AX, Z7
 
-// BLOCKV loads the block's q and dx.
+// BLOCKV loads the block's q (into both halves of Z4) and dx.
 #define BLOCKV \
-	VMOVDQU (DI), Y4; \
+	VBROADCASTI64X4 (DI), Z4; \
 	VBROADCASTSS (DX), X15
 
-// CORRV: Y5 = −off·(sums of four q), off the bytes of Y7.
+// CORRV: Z5 = −off·(sums of four q), off the bytes of Z7.
 #define CORRV \
-	VPXOR Y5, Y5, Y5; \
-	VPDPBUSD Y4, Y7, Y5; \
-	VPSUBD Y5, Y12, Y5
+	VPXORD Z5, Z5, Z5; \
+	VPDPBUSD Z4, Z7, Z5; \
+	VPSUBD Z5, Z12, Z5
 
-// NIBV(A, C): C = the 32 nibble codes of the 16 bytes at A, in element
-// order (low nibbles then high nibbles).
-#define NIBV(A, C) \
-	VBROADCASTI128 A, C; \
-	VPSRLVQ Y16, C, C; \
-	VPAND Y6, C, C
+// NIBV(A0, A1, C): C = the 32 nibble codes of the 16 bytes at A0, in
+// element order (low nibbles then high nibbles), and above them those of A1.
+#define NIBV(A0, A1, C) \
+	VBROADCASTI32X4 A0, C; \
+	VBROADCASTI32X4 A1, K2, C; \
+	VPSRLVQ Z16, C, C; \
+	VPANDD Z6, C, C
 
-// HIV(A, C): adds 0x10 to code j of C where bit j of the u32 at A is set.
-#define HIV(A, C) \
-	KMOVD A, K1; \
-	VPADDB Y13, C, K1, C
+// HIV(A0, A1, C): adds 0x10 to code j of C where bit j of the u32 at A0
+// is set, and to code 32+j where bit j at A1 is.
+#define HIV(A0, A1, C) \
+	KMOVD A0, K1; \
+	KMOVD A1, K3; \
+	KUNPCKDQ K1, K3, K1; \
+	VPADDB Z13, C, K1, C
 
-// DOTV(C, ACC): ACC = Y5 + codes(C)·q lanes; DOTNV without the offset.
+// DOTV(C, ACC): ACC = Z5 + codes(C)·q lanes; DOTNV without the offset.
 #define DOTV(C, ACC) \
-	VMOVDQA Y5, ACC; \
-	VPDPBUSD Y4, C, ACC
+	VMOVDQA64 Z5, ACC; \
+	VPDPBUSD Z4, C, ACC
 
 #define DOTNV(C, ACC) \
-	VPXOR ACC, ACC, ACC; \
-	VPDPBUSD Y4, C, ACC
+	VPXORD ACC, ACC, ACC; \
+	VPDPBUSD Z4, C, ACC
 
 // HALVES(OFF, X): the low four floats of X = the halves at OFF of the four
 // rows, exactly.
@@ -85,19 +91,18 @@
 	VPINSRW $3, OFF(SI)(R9*1), X, X; \
 	VCVTPH2PS X, X
 
-// SUMV: X14 += float32(row sums of Y0..Y3)·(d·dx), d the halves at 0.
+// SUMV: X14 += float32(row sums)·(d·dx), d the halves at 0; the rows'
+// lanes are Z0 (rows 0, 1) and Z2 (rows 2, 3).
 #define SUMV \
-	VPUNPCKLDQ Y1, Y0, Y8; \
-	VPUNPCKHDQ Y1, Y0, Y0; \
-	VPADDD Y8, Y0, Y0; \
-	VPUNPCKLDQ Y3, Y2, Y9; \
-	VPUNPCKHDQ Y3, Y2, Y2; \
-	VPADDD Y9, Y2, Y2; \
-	VPUNPCKLQDQ Y2, Y0, Y8; \
-	VPUNPCKHQDQ Y2, Y0, Y0; \
-	VPADDD Y8, Y0, Y0; \
-	VEXTRACTI128 $1, Y0, X1; \
-	VPADDD X1, X0, X0; \
+	VPUNPCKLDQ Z2, Z0, Z8; \
+	VPUNPCKHDQ Z2, Z0, Z0; \
+	VPADDD Z8, Z0, Z0; \
+	VPSHUFD $0x4e, Z0, Z8; \
+	VPADDD Z8, Z0, Z0; \
+	VSHUFI64X2 $0xb1, Z0, Z0, Z8; \
+	VPADDD Z8, Z0, Z0; \
+	VEXTRACTI32X4 $2, Z0, X1; \
+	VPUNPCKLDQ X1, X0, X0; \
 	VCVTDQ2PS X0, X0; \
 	HALVES(0, X10); \
 	VMULPS X15, X10, X10; \
@@ -127,10 +132,12 @@
 	VZEROUPPER; \
 	RET
 
-// Q8_0: half d; i8 qs[32]. w XOR 0x80 = w+128 is unsigned; Y5 takes the
+// Q8_0: half d; i8 qs[32]. w XOR 0x80 = w+128 is unsigned; Z5 takes the
 // 128·Σq back off.
-#define Q80ROWV(A, C, ACC) \
-	VPXOR A, Y7, C; \
+#define Q80ROWSV(A0, A1, C, ACC) \
+	VMOVDQU64 A0, Y8; \
+	VINSERTI64X4 $1, A1, C, C; \
+	VPXORD Z7, C, C; \
 	DOTV(C, ACC)
 
 // func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
@@ -143,10 +150,8 @@ TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-56
 q80loop:
 	BLOCKV
 	CORRV
-	Q80ROWV(2(SI), Y8, Y0)
-	Q80ROWV(2(SI)(BX*1), Y9, Y1)
-	Q80ROWV(2(SI)(BX*2), Y8, Y2)
-	Q80ROWV(2(SI)(R9*1), Y9, Y3)
+	Q80ROWSV(2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q80ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z8, Z2)
 	SUMV
 	ADVANCEV(34)
 	DECQ CX
@@ -156,8 +161,8 @@ q80done:
 	FINISHV
 
 // Q4_0: half d; u8 qs[16]; value = nibble − 8.
-#define Q40ROWV(A, C, ACC) \
-	NIBV(A, C); \
+#define Q40ROWSV(A0, A1, C, ACC) \
+	NIBV(A0, A1, C); \
 	DOTV(C, ACC)
 
 // func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
@@ -170,10 +175,8 @@ TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-56
 q40loop:
 	BLOCKV
 	CORRV
-	Q40ROWV(2(SI), Y8, Y0)
-	Q40ROWV(2(SI)(BX*1), Y9, Y1)
-	Q40ROWV(2(SI)(BX*2), Y8, Y2)
-	Q40ROWV(2(SI)(R9*1), Y9, Y3)
+	Q40ROWSV(2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q40ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
 	SUMV
 	ADVANCEV(18)
 	DECQ CX
@@ -183,8 +186,8 @@ q40done:
 	FINISHV
 
 // Q4_1: half d; half m; u8 qs[16]; value = nibble·d + m.
-#define Q41ROWV(A, C, ACC) \
-	NIBV(A, C); \
+#define Q41ROWSV(A0, A1, C, ACC) \
+	NIBV(A0, A1, C); \
 	DOTNV(C, ACC)
 
 // func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
@@ -196,10 +199,8 @@ TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-56
 q41loop:
 	BLOCKV
 	VBROADCASTSS 4(DX), X5
-	Q41ROWV(4(SI), Y8, Y0)
-	Q41ROWV(4(SI)(BX*1), Y9, Y1)
-	Q41ROWV(4(SI)(BX*2), Y8, Y2)
-	Q41ROWV(4(SI)(R9*1), Y9, Y3)
+	Q41ROWSV(4(SI), 4(SI)(BX*1), Z8, Z0)
+	Q41ROWSV(4(SI)(BX*2), 4(SI)(R9*1), Z9, Z2)
 	SUMV
 	MSUMV
 	ADVANCEV(20)
@@ -210,26 +211,24 @@ q41done:
 	FINISHV
 
 // Q5_0: half d; u32 qh; u8 qs[16]; value = (nibble | bit<<4) − 16.
-#define Q50ROWV(OFF, C, ACC) \
-	NIBV(6 OFF, C); \
-	HIV(2 OFF, C); \
+#define Q50ROWSV(B0, B1, C, ACC) \
+	NIBV(6 B0, 6 B1, C); \
+	HIV(2 B0, 2 B1, C); \
 	DOTV(C, ACC)
 
 // func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 TEXT ·mvqQ5_0x4V(SB), NOSPLIT, $0-56
 	MVQSETUPV
 	OFFSETV($0x10101010)
-	VMOVDQA Y7, Y13
+	VMOVDQA64 Z7, Z13
 	TESTQ CX, CX
 	JE    q50done
 
 q50loop:
 	BLOCKV
 	CORRV
-	Q50ROWV((SI), Y8, Y0)
-	Q50ROWV((SI)(BX*1), Y9, Y1)
-	Q50ROWV((SI)(BX*2), Y8, Y2)
-	Q50ROWV((SI)(R9*1), Y9, Y3)
+	Q50ROWSV((SI), (SI)(BX*1), Z8, Z0)
+	Q50ROWSV((SI)(BX*2), (SI)(R9*1), Z9, Z2)
 	SUMV
 	ADVANCEV(22)
 	DECQ CX
@@ -239,26 +238,24 @@ q50done:
 	FINISHV
 
 // Q5_1: half d; half m; u32 qh; u8 qs[16]; value = (nibble | bit<<4)·d + m.
-#define Q51ROWV(OFF, C, ACC) \
-	NIBV(8 OFF, C); \
-	HIV(4 OFF, C); \
+#define Q51ROWSV(B0, B1, C, ACC) \
+	NIBV(8 B0, 8 B1, C); \
+	HIV(4 B0, 4 B1, C); \
 	DOTNV(C, ACC)
 
 // func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 TEXT ·mvqQ5_1x4V(SB), NOSPLIT, $0-56
 	MVQSETUPV
 	MOVL $0x10101010, AX
-	VPBROADCASTD AX, Y13
+	VPBROADCASTD AX, Z13
 	TESTQ CX, CX
 	JE    q51done
 
 q51loop:
 	BLOCKV
 	VBROADCASTSS 4(DX), X5
-	Q51ROWV((SI), Y8, Y0)
-	Q51ROWV((SI)(BX*1), Y9, Y1)
-	Q51ROWV((SI)(BX*2), Y8, Y2)
-	Q51ROWV((SI)(R9*1), Y9, Y3)
+	Q51ROWSV((SI), (SI)(BX*1), Z8, Z0)
+	Q51ROWSV((SI)(BX*2), (SI)(R9*1), Z9, Z2)
 	SUMV
 	MSUMV
 	ADVANCEV(24)
@@ -272,4 +269,8 @@ DATA mvvNibShift<>+0(SB)/8, $0
 DATA mvvNibShift<>+8(SB)/8, $0
 DATA mvvNibShift<>+16(SB)/8, $4
 DATA mvvNibShift<>+24(SB)/8, $4
-GLOBL mvvNibShift<>(SB), RODATA|NOPTR, $32
+DATA mvvNibShift<>+32(SB)/8, $0
+DATA mvvNibShift<>+40(SB)/8, $0
+DATA mvvNibShift<>+48(SB)/8, $4
+DATA mvvNibShift<>+56(SB)/8, $4
+GLOBL mvvNibShift<>(SB), RODATA|NOPTR, $64
