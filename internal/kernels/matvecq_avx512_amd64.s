@@ -18,17 +18,19 @@
 // its results bit for bit. The sums and the scaling form a long dependency
 // chain per block, so the main loop takes two blocks at a time through one
 // shared reduction: half the chains, and the out-of-order window covers
-// more of them.
+// more of them (all types but Q8_0, which is bound by memory instead). The
+// rows' half scales are gathered in integer registers, whose units are
+// otherwise idle, rather than by vector inserts.
 //
 // Registers: SI row 0, BX the row stride, R9 3·stride (rows 1..3 are
 // (SI)(BX*1), (SI)(BX*2), (SI)(R9*1)), R12 row 8 (prefetch); DI q; DX the
-// (dx, sx) pairs; CX blocks; R13 block pairs left. For the first and second
-// block of a pair: Z4, Z20 q in both halves; Z5, Z21 −off·Σq lanes; Z0, Z1
-// rows 0, 1's lanes; Z2, Z3 rows 2, 3's. Z6 0x0f bytes; Z7 the offset
-// bytes; Z8, Z9, Z22, Z23 codes; Z12 zero; Z13 0x10 bytes; Z16 the nibble
-// shifts; Z17 the row-sum order; Y18, Y19 the dx, sx spreads; X14 the four
-// row sums; X15 or Y15 the (dx, sx) pairs; K2 the upper half of a Z in
-// dwords.
+// (dx, sx) pairs; CX blocks; R13 block pairs left; AX, R8, R10, R11 half
+// scales. For the first and second block of a pair: Z4, Z20 q in both
+// halves; Z5, Z21 −off·Σq lanes; Z0, Z1 rows 0, 1's lanes; Z2, Z3 rows 2,
+// 3's. Z6 0x0f bytes; Z7 the offset bytes; Z8, Z9, Z22, Z23 codes; Z12
+// zero; Z13 0x10 bytes; Z16 the nibble shifts; Z17 the row-sum order; Y18,
+// Y19 the dx, sx spreads; X14 the four row sums; X15 or Y15 the (dx, sx)
+// pairs; K2 the upper half of a Z in dwords.
 
 #define MVQSETUPV \
 	MOVQ w+0(FP), SI; \
@@ -88,17 +90,8 @@
 	VPXORD ACC, ACC, ACC; \
 	VPDPBUSD Q, C, ACC
 
-// HALVES(OFF, X): the low four floats of X = the halves at OFF of the four
-// rows, exactly.
-#define HALVES(OFF, X) \
-	VPBROADCASTW OFF(SI), X; \
-	VPINSRW $1, OFF(SI)(BX*1), X, X; \
-	VPINSRW $2, OFF(SI)(BX*2), X, X; \
-	VPINSRW $3, OFF(SI)(R9*1), X, X; \
-	VCVTPH2PS X, X
-
 // HALF4(OFF, R, T): R = the halves at OFF of the four rows, row 0 in the
-// low 16 bits; the integer units are idle otherwise, vector inserts are not.
+// low 16 bits.
 #define HALF4(OFF, R, T) \
 	MOVWQZX OFF(SI), R; \
 	MOVWQZX OFF(SI)(BX*1), T; \
@@ -110,6 +103,13 @@
 	MOVWQZX OFF(SI)(R9*1), T; \
 	SHLQ $48, T; \
 	ORQ T, R
+
+// HALVES(OFF, X): the low four floats of X = the halves at OFF of the four
+// rows, exactly.
+#define HALVES(OFF, X) \
+	HALF4(OFF, AX, R10); \
+	VMOVQ AX, X; \
+	VCVTPH2PS X, X
 
 // HALVES2(OFF, NEXT, X, Y): Y = the halves at OFF of the four rows, then
 // those at NEXT (OFF plus a block).
@@ -219,37 +219,21 @@
 TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-56
 	MVQSETUPV
 	OFFSETV($0x80808080)
-	TESTQ R13, R13
-	JE    q80one
-
-q80loop:
-	VBROADCASTI64X4 (DI), Z4
-	VBROADCASTI64X4 32(DI), Z20
-	CORRV(Z4, Z5)
-	CORRV(Z20, Z21)
-	Q80ROWSV(2(SI), 2(SI)(BX*1), Z4, Z5, Z8, Z0)
-	Q80ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z4, Z5, Z9, Z2)
-	Q80ROWSV(36(SI), 36(SI)(BX*1), Z20, Z21, Z22, Z1)
-	Q80ROWSV(36(SI)(BX*2), 36(SI)(R9*1), Z20, Z21, Z23, Z3)
-	TWOSUMV(34)
-	ADDTWO
-	PREFETCHT0 34(R12)
-	PREFETCHT0 34(R12)(BX*1)
-	PREFETCHT0 34(R12)(BX*2)
-	PREFETCHT0 34(R12)(R9*1)
-	ADVANCEV(68, 64, 16)
-	DECQ R13
-	JNE  q80loop
-
-q80one:
-	TESTQ $1, CX
+	TESTQ CX, CX
 	JE    q80done
+
+	// One block per pass: Q8_0 is bound by memory, not by the row sums,
+	// and pairs of blocks (68 bytes per row) stream measurably slower.
+q80loop:
 	VBROADCASTI64X4 (DI), Z4
 	CORRV(Z4, Z5)
 	Q80ROWSV(2(SI), 2(SI)(BX*1), Z4, Z5, Z8, Z0)
 	Q80ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z4, Z5, Z9, Z2)
 	ONESUMV
 	ADDONE
+	ADVANCEV(34, 32, 8)
+	DECQ CX
+	JNE  q80loop
 
 q80done:
 	FINISHV
