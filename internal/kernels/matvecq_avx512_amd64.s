@@ -3,34 +3,35 @@
 #include "textflag.h"
 
 // Integer MatVec (decode) with AVX-512 VNNI: the mvq*x4 kernels' frame and
-// results in fewer instructions. Two rows' 32 codes each are widened to
-// bytes in one Z register, and one VPDPBUSD (u8 codes · s8 q, groups of
-// four summed into int32, no int16 saturation) replaces two rows'
-// VPMADDUBSW + VPMADDWD. A type's offset (Q4_0 −8, Q5_0 −16, Q8_0 −128
-// after the sign flip) starts the accumulators at −off·Σq, computed once
-// per block for the four rows. Q5's fifth bits are a mask register: one
-// masked byte add instead of a six-instruction expansion.
+// results (bit for bit) in fewer instructions. Two rows' 32 codes each are
+// widened to bytes in one Z register, and one VPDPBUSD (u8 codes · s8 q,
+// groups of four summed into int32, no int16 saturation) replaces two
+// rows' VPMADDUBSW + VPMADDWD; its eight int32 lanes per row are the avx2
+// kernels' lanes exactly. A type's offset (Q4_0 −8, Q5_0 −16, Q8_0 −128
+// after the sign flip) starts the lanes at −off·Σq, computed once per block
+// for the four rows. Q5's fifth bits are a mask register: one masked byte
+// add instead of a six-instruction expansion.
 //
-// Each row's int32 lanes are then summed to one exact int32 (|Σ| < 2^24,
-// so its float32 is exact too) and the rows are scaled together:
-// acc += float32(isum)·(d·dx) [+ m·sx], with d, m converted by VCVTPH2PS.
-// That is the generic twin's arithmetic in its order, so these kernels give
-// its results bit for bit. The sums and the scaling form a long dependency
-// chain per block, so the main loop takes two blocks at a time through one
-// shared reduction: half the chains, and the out-of-order window covers
-// more of them (all types but Q8_0, which is bound by memory instead). The
-// rows' half scales are gathered in integer registers, whose units are
-// otherwise idle, rather than by vector inserts.
-//
+// The scaling is the avx2 kernels' arithmetic, two rows per instruction:
+// the four rows' d are gathered in integer registers (whose units are
+// otherwise idle), converted together and multiplied by dx, spread over
+// their rows' lanes, and each row's lanes FMA into its float accumulator.
+// Q8_0 instead sums each row's lanes to one exact int32 per block and
+// scales the four rows' sums together, which is the generic twin's
+// arithmetic in its order: it computes a little slower from L2 than the
+// lane scaling but streams from memory at the avx2 kernel's rate, where
+// the lane scaling measured 20% below it (26-27 against 34 GB/s on one
+// Zen 5 core), and Q8_0 decode is bound by memory.
+
 // Registers: SI row 0, BX the row stride, R9 3·stride (rows 1..3 are
 // (SI)(BX*1), (SI)(BX*2), (SI)(R9*1)), R12 row 8 (prefetch); DI q; DX the
-// (dx, sx) pairs; CX blocks; R13 block pairs left; AX, R8, R10, R11 half
-// scales. For the first and second block of a pair: Z4, Z20 q in both
-// halves; Z5, Z21 −off·Σq lanes; Z0, Z1 rows 0, 1's lanes; Z2, Z3 rows 2,
-// 3's. Z6 0x0f bytes; Z7 the offset bytes; Z8, Z9, Z22, Z23 codes; Z12
-// zero; Z13 0x10 bytes; Z16 the nibble shifts; Z17 the row-sum order; Y18,
-// Y19 the dx, sx spreads; X14 the four row sums; X15 or Y15 the (dx, sx)
-// pairs; K2 the upper half of a Z in dwords.
+// (dx, sx) pairs; CX blocks left; AX, R10 half scales. Z0 rows 0, 1's
+// lanes, Z2 rows 2, 3's; Z4 q in both halves; Z5 −off·Σq lanes; Z6 0x0f
+// bytes; Z7 the offset bytes; Z8, Z9 codes; X10, Z10, Z11 scales; Z12
+// zero; Z13 0x10 bytes; X15 dx, then sx; Z16 the nibble shifts; Z17, Z18
+// the spreads of rows 0, 1 and 2, 3; Z20, Z21 the float accumulators of
+// rows 0, 1 and 2, 3; X22 the rows' m·sx sums (Q8_0: the rows' sums); K2 the upper half of a Z in
+// dwords.
 
 #define MVQSETUPV \
 	MOVQ w+0(FP), SI; \
@@ -40,16 +41,15 @@
 	MOVQ n+32(FP), CX; \
 	LEAQ (BX)(BX*2), R9; \
 	LEAQ (SI)(BX*8), R12; \
-	MOVQ CX, R13; \
-	SHRQ $1, R13; \
 	VPXORD Z12, Z12, Z12; \
-	VXORPS X14, X14, X14; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD X22, X22, X22; \
 	MOVL $0x0f0f0f0f, AX; \
 	VPBROADCASTD AX, Z6; \
 	VMOVDQU64 mvvNibShift<>(SB), Z16; \
-	VMOVDQU64 mvvSumOrder<>(SB), Z17; \
-	VMOVDQU32 mvvSpread<>+0(SB), Y18; \
-	VMOVDQU32 mvvSpread<>+32(SB), Y19; \
+	VMOVDQU32 mvvSpread<>+0(SB), Z17; \
+	VMOVDQU32 mvvSpread<>+64(SB), Z18; \
 	MOVL $0xff00, AX; \
 	KMOVW AX, K2
 
@@ -104,25 +104,42 @@
 	SHLQ $48, T; \
 	ORQ T, R
 
-// HALVES(OFF, X): the low four floats of X = the halves at OFF of the four
-// rows, exactly.
-#define HALVES(OFF, X) \
-	HALF4(OFF, AX, R10); \
-	VMOVQ AX, X; \
-	VCVTPH2PS X, X
+// SCALEV: the rows' lanes, as float, FMA times d·dx into their
+// accumulators (the avx2 kernels' SCALEQ, two rows at a time).
+#define SCALEV \
+	HALF4(0, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
+	VBROADCASTSS (DX), X15; \
+	VMULPS X15, X10, X10; \
+	VPERMPS Z10, Z17, Z11; \
+	VPERMPS Z10, Z18, Z10; \
+	VCVTDQ2PS Z0, Z0; \
+	VCVTDQ2PS Z2, Z2; \
+	VFMADD231PS Z11, Z0, Z20; \
+	VFMADD231PS Z10, Z2, Z21
 
-// HALVES2(OFF, NEXT, X, Y): Y = the halves at OFF of the four rows, then
-// those at NEXT (OFF plus a block).
-#define HALVES2(OFF, NEXT, X, Y) \
-	HALF4(OFF, AX, R10); \
-	HALF4(NEXT, R8, R11); \
-	VMOVQ AX, X; \
-	VPINSRQ $1, R8, X, X; \
-	VCVTPH2PS X, Y
+// MTERMV: X22 += m·sx, m the halves at 2 (the avx2 kernels' MTERMQ).
+#define MTERMV \
+	HALF4(2, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
+	VBROADCASTSS 4(DX), X15; \
+	VFMADD231PS X15, X10, X22
 
-// ONESUMV: one block, lanes in Z0 (rows 0, 1) and Z2 (rows 2, 3); X0 =
-// float32 of the four row sums; X10 = d·dx.
-#define ONESUMV \
+// ADVANCEV(BYTES) prefetches the rows two passes ahead and steps a block.
+#define ADVANCEV(BYTES) \
+	PREFETCHT0 (R12); \
+	PREFETCHT0 (R12)(BX*1); \
+	PREFETCHT0 (R12)(BX*2); \
+	PREFETCHT0 (R12)(R9*1); \
+	ADDQ $BYTES, SI; \
+	ADDQ $BYTES, R12; \
+	ADDQ $32, DI; \
+	ADDQ $8, DX
+
+// ROWSUMV: X22 += float32(the row sums of Z0, Z2)·(d·dx), for Q8_0.
+#define ROWSUMV \
 	VPUNPCKLDQ Z2, Z0, Z8; \
 	VPUNPCKHDQ Z2, Z0, Z0; \
 	VPADDD Z8, Z0, Z0; \
@@ -133,87 +150,40 @@
 	VEXTRACTI32X4 $2, Z0, X1; \
 	VPUNPCKLDQ X1, X0, X0; \
 	VCVTDQ2PS X0, X0; \
-	HALVES(0, X10); \
+	HALF4(0, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
 	VBROADCASTSS (DX), X15; \
 	VMULPS X15, X10, X10; \
-	VMULPS X10, X0, X0
+	VMULPS X10, X0, X0; \
+	VADDPS X0, X22, X22
 
-// TWOSUMV(NEXT): two blocks, the second's lanes in Z1, Z3, NEXT bytes on;
-// Y0 = float32 of the row sums (first block, then second), scaled by d·dx.
-#define TWOSUMV(NEXT) \
-	VPUNPCKLDQ Z2, Z0, Z8; \
-	VPUNPCKHDQ Z2, Z0, Z0; \
-	VPADDD Z8, Z0, Z0; \
-	VPUNPCKLDQ Z3, Z1, Z9; \
-	VPUNPCKHDQ Z3, Z1, Z1; \
-	VPADDD Z9, Z1, Z1; \
-	VPUNPCKLQDQ Z1, Z0, Z8; \
-	VPUNPCKHQDQ Z1, Z0, Z0; \
-	VPADDD Z8, Z0, Z0; \
-	VSHUFI64X2 $0xb1, Z0, Z0, Z8; \
-	VPADDD Z8, Z0, Z0; \
-	VPERMD Z0, Z17, Z0; \
-	VCVTDQ2PS Y0, Y0; \
-	HALVES2(0, NEXT, X10, Y10); \
-	VMOVUPS (DX), X15; \
-	VPERMPS Y15, Y18, Y11; \
-	VMULPS Y11, Y10, Y10; \
-	VMULPS Y10, Y0, Y0
-
-// ADVANCEV(BYTES, QB, DB) prefetches the rows two passes ahead and steps
-// BYTES of weights, QB of q, DB of (dx, sx).
-#define ADVANCEV(BYTES, QB, DB) \
-	PREFETCHT0 (R12); \
-	PREFETCHT0 (R12)(BX*1); \
-	PREFETCHT0 (R12)(BX*2); \
-	PREFETCHT0 (R12)(R9*1); \
-	ADDQ $BYTES, SI; \
-	ADDQ $BYTES, R12; \
-	ADDQ $QB, DI; \
-	ADDQ $DB, DX
-
+// FINISHV sums each row's lanes in the avx2 kernels' order (FINISHQ), adds
+// X22 (the m terms; Q8_0's row sums, to +0) and stores the four rows at y.
 #define FINISHV \
+	VMOVAPS Y20, Y0; \
+	VEXTRACTF64X4 $1, Z20, Y1; \
+	VMOVAPS Y21, Y2; \
+	VEXTRACTF64X4 $1, Z21, Y3; \
+	VHADDPS Y1, Y0, Y0; \
+	VHADDPS Y3, Y2, Y2; \
+	VHADDPS Y2, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS X1, X0, X0; \
+	VMOVAPS X22, X1; \
+	VADDPS X1, X0, X0; \
 	MOVQ y+40(FP), AX; \
-	VMOVUPS X14, (AX); \
+	VMOVUPS X0, (AX); \
 	VZEROUPPER; \
 	RET
 
-// ADDONE: X14 += X0. ADDTWO: X14 += the first half of Y0, then the second.
-#define ADDONE \
-	VADDPS X0, X14, X14
-
-#define ADDTWO \
-	VADDPS X0, X14, X14; \
-	VEXTRACTF128 $1, Y0, X0; \
-	VADDPS X0, X14, X14
-
-// ADDONEM: X14 += X0, then m·sx (m the halves at 2). ADDTWOM likewise for
-// two blocks, NEXT bytes apart.
-#define ADDONEM \
-	VADDPS X0, X14, X14; \
-	HALVES(2, X11); \
-	VBROADCASTSS 4(DX), X15; \
-	VMULPS X15, X11, X11; \
-	VADDPS X11, X14, X14
-
-#define ADDTWOM(NEXT) \
-	HALVES2(2, NEXT, X11, Y11); \
-	VPERMPS Y15, Y19, Y15; \
-	VMULPS Y15, Y11, Y11; \
-	VADDPS X0, X14, X14; \
-	VADDPS X11, X14, X14; \
-	VEXTRACTF128 $1, Y0, X0; \
-	VEXTRACTF128 $1, Y11, X11; \
-	VADDPS X0, X14, X14; \
-	VADDPS X11, X14, X14
-
-// Q8_0: half d; i8 qs[32]. w XOR 0x80 = w+128 is unsigned; CORR takes the
+// Q8_0: half d; i8 qs[32]. w XOR 0x80 = w+128 is unsigned; Z5 takes the
 // 128·Σq back off.
-#define Q80ROWSV(A0, A1, Q, CORR, C, ACC) \
+#define Q80ROWSV(A0, A1, C, ACC) \
 	VMOVDQU64 A0, Y8; \
 	VINSERTI64X4 $1, A1, Z8, C; \
 	VPXORD Z7, C, C; \
-	DOTV(Q, CORR, C, ACC)
+	DOTV(Z4, Z5, C, ACC)
 
 // func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-56
@@ -222,16 +192,13 @@ TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-56
 	TESTQ CX, CX
 	JE    q80done
 
-	// One block per pass: Q8_0 is bound by memory, not by the row sums,
-	// and pairs of blocks (68 bytes per row) stream measurably slower.
 q80loop:
 	VBROADCASTI64X4 (DI), Z4
 	CORRV(Z4, Z5)
-	Q80ROWSV(2(SI), 2(SI)(BX*1), Z4, Z5, Z8, Z0)
-	Q80ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z4, Z5, Z9, Z2)
-	ONESUMV
-	ADDONE
-	ADVANCEV(34, 32, 8)
+	Q80ROWSV(2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q80ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
+	ROWSUMV
+	ADVANCEV(34)
 	DECQ CX
 	JNE  q80loop
 
@@ -239,158 +206,104 @@ q80done:
 	FINISHV
 
 // Q4_0: half d; u8 qs[16]; value = nibble − 8.
-#define Q40ROWSV(A0, A1, Q, CORR, C, ACC) \
+#define Q40ROWSV(A0, A1, C, ACC) \
 	NIBV(A0, A1, C); \
-	DOTV(Q, CORR, C, ACC)
+	DOTV(Z4, Z5, C, ACC)
 
 // func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-56
 	MVQSETUPV
 	OFFSETV($0x08080808)
-	TESTQ R13, R13
-	JE    q40one
+	TESTQ CX, CX
+	JE    q40done
 
 q40loop:
 	VBROADCASTI64X4 (DI), Z4
-	VBROADCASTI64X4 32(DI), Z20
 	CORRV(Z4, Z5)
-	CORRV(Z20, Z21)
-	Q40ROWSV(2(SI), 2(SI)(BX*1), Z4, Z5, Z8, Z0)
-	Q40ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z4, Z5, Z9, Z2)
-	Q40ROWSV(20(SI), 20(SI)(BX*1), Z20, Z21, Z22, Z1)
-	Q40ROWSV(20(SI)(BX*2), 20(SI)(R9*1), Z20, Z21, Z23, Z3)
-	TWOSUMV(18)
-	ADDTWO
-	ADVANCEV(36, 64, 16)
-	DECQ R13
+	Q40ROWSV(2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q40ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
+	SCALEV
+	ADVANCEV(18)
+	DECQ CX
 	JNE  q40loop
-
-q40one:
-	TESTQ $1, CX
-	JE    q40done
-	VBROADCASTI64X4 (DI), Z4
-	CORRV(Z4, Z5)
-	Q40ROWSV(2(SI), 2(SI)(BX*1), Z4, Z5, Z8, Z0)
-	Q40ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z4, Z5, Z9, Z2)
-	ONESUMV
-	ADDONE
 
 q40done:
 	FINISHV
 
 // Q4_1: half d; half m; u8 qs[16]; value = nibble·d + m.
-#define Q41ROWSV(A0, A1, Q, C, ACC) \
+#define Q41ROWSV(A0, A1, C, ACC) \
 	NIBV(A0, A1, C); \
-	DOTNV(Q, C, ACC)
+	DOTNV(Z4, C, ACC)
 
 // func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-56
 	MVQSETUPV
-	TESTQ R13, R13
-	JE    q41one
+	TESTQ CX, CX
+	JE    q41done
 
 q41loop:
 	VBROADCASTI64X4 (DI), Z4
-	VBROADCASTI64X4 32(DI), Z20
-	Q41ROWSV(4(SI), 4(SI)(BX*1), Z4, Z8, Z0)
-	Q41ROWSV(4(SI)(BX*2), 4(SI)(R9*1), Z4, Z9, Z2)
-	Q41ROWSV(24(SI), 24(SI)(BX*1), Z20, Z22, Z1)
-	Q41ROWSV(24(SI)(BX*2), 24(SI)(R9*1), Z20, Z23, Z3)
-	TWOSUMV(20)
-	ADDTWOM(22)
-	ADVANCEV(40, 64, 16)
-	DECQ R13
+	Q41ROWSV(4(SI), 4(SI)(BX*1), Z8, Z0)
+	Q41ROWSV(4(SI)(BX*2), 4(SI)(R9*1), Z9, Z2)
+	SCALEV
+	MTERMV
+	ADVANCEV(20)
+	DECQ CX
 	JNE  q41loop
-
-q41one:
-	TESTQ $1, CX
-	JE    q41done
-	VBROADCASTI64X4 (DI), Z4
-	Q41ROWSV(4(SI), 4(SI)(BX*1), Z4, Z8, Z0)
-	Q41ROWSV(4(SI)(BX*2), 4(SI)(R9*1), Z4, Z9, Z2)
-	ONESUMV
-	ADDONEM
 
 q41done:
 	FINISHV
 
 // Q5_0: half d; u32 qh; u8 qs[16]; value = (nibble | bit<<4) − 16.
-#define Q50ROWSV(S0, S1, H0, H1, Q, CORR, C, ACC) \
+#define Q50ROWSV(S0, S1, H0, H1, C, ACC) \
 	NIBV(S0, S1, C); \
 	HIV(H0, H1, C); \
-	DOTV(Q, CORR, C, ACC)
+	DOTV(Z4, Z5, C, ACC)
 
 // func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 TEXT ·mvqQ5_0x4V(SB), NOSPLIT, $0-56
 	MVQSETUPV
 	OFFSETV($0x10101010)
 	VMOVDQA64 Z7, Z13
-	TESTQ R13, R13
-	JE    q50one
+	TESTQ CX, CX
+	JE    q50done
 
 q50loop:
 	VBROADCASTI64X4 (DI), Z4
-	VBROADCASTI64X4 32(DI), Z20
 	CORRV(Z4, Z5)
-	CORRV(Z20, Z21)
-	Q50ROWSV(6(SI), 6(SI)(BX*1), 2(SI), 2(SI)(BX*1), Z4, Z5, Z8, Z0)
-	Q50ROWSV(6(SI)(BX*2), 6(SI)(R9*1), 2(SI)(BX*2), 2(SI)(R9*1), Z4, Z5, Z9, Z2)
-	Q50ROWSV(28(SI), 28(SI)(BX*1), 24(SI), 24(SI)(BX*1), Z20, Z21, Z22, Z1)
-	Q50ROWSV(28(SI)(BX*2), 28(SI)(R9*1), 24(SI)(BX*2), 24(SI)(R9*1), Z20, Z21, Z23, Z3)
-	TWOSUMV(22)
-	ADDTWO
-	ADVANCEV(44, 64, 16)
-	DECQ R13
+	Q50ROWSV(6(SI), 6(SI)(BX*1), 2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q50ROWSV(6(SI)(BX*2), 6(SI)(R9*1), 2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
+	SCALEV
+	ADVANCEV(22)
+	DECQ CX
 	JNE  q50loop
-
-q50one:
-	TESTQ $1, CX
-	JE    q50done
-	VBROADCASTI64X4 (DI), Z4
-	CORRV(Z4, Z5)
-	Q50ROWSV(6(SI), 6(SI)(BX*1), 2(SI), 2(SI)(BX*1), Z4, Z5, Z8, Z0)
-	Q50ROWSV(6(SI)(BX*2), 6(SI)(R9*1), 2(SI)(BX*2), 2(SI)(R9*1), Z4, Z5, Z9, Z2)
-	ONESUMV
-	ADDONE
 
 q50done:
 	FINISHV
 
 // Q5_1: half d; half m; u32 qh; u8 qs[16]; value = (nibble | bit<<4)·d + m.
-#define Q51ROWSV(S0, S1, H0, H1, Q, C, ACC) \
+#define Q51ROWSV(S0, S1, H0, H1, C, ACC) \
 	NIBV(S0, S1, C); \
 	HIV(H0, H1, C); \
-	DOTNV(Q, C, ACC)
+	DOTNV(Z4, C, ACC)
 
 // func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 TEXT ·mvqQ5_1x4V(SB), NOSPLIT, $0-56
 	MVQSETUPV
 	MOVL $0x10101010, AX
 	VPBROADCASTD AX, Z13
-	TESTQ R13, R13
-	JE    q51one
+	TESTQ CX, CX
+	JE    q51done
 
 q51loop:
 	VBROADCASTI64X4 (DI), Z4
-	VBROADCASTI64X4 32(DI), Z20
-	Q51ROWSV(8(SI), 8(SI)(BX*1), 4(SI), 4(SI)(BX*1), Z4, Z8, Z0)
-	Q51ROWSV(8(SI)(BX*2), 8(SI)(R9*1), 4(SI)(BX*2), 4(SI)(R9*1), Z4, Z9, Z2)
-	Q51ROWSV(32(SI), 32(SI)(BX*1), 28(SI), 28(SI)(BX*1), Z20, Z22, Z1)
-	Q51ROWSV(32(SI)(BX*2), 32(SI)(R9*1), 28(SI)(BX*2), 28(SI)(R9*1), Z20, Z23, Z3)
-	TWOSUMV(24)
-	ADDTWOM(26)
-	ADVANCEV(48, 64, 16)
-	DECQ R13
+	Q51ROWSV(8(SI), 8(SI)(BX*1), 4(SI), 4(SI)(BX*1), Z8, Z0)
+	Q51ROWSV(8(SI)(BX*2), 8(SI)(R9*1), 4(SI)(BX*2), 4(SI)(R9*1), Z9, Z2)
+	SCALEV
+	MTERMV
+	ADVANCEV(24)
+	DECQ CX
 	JNE  q51loop
-
-q51one:
-	TESTQ $1, CX
-	JE    q51done
-	VBROADCASTI64X4 (DI), Z4
-	Q51ROWSV(8(SI), 8(SI)(BX*1), 4(SI), 4(SI)(BX*1), Z4, Z8, Z0)
-	Q51ROWSV(8(SI)(BX*2), 8(SI)(R9*1), 4(SI)(BX*2), 4(SI)(R9*1), Z4, Z9, Z2)
-	ONESUMV
-	ADDONEM
 
 q51done:
 	FINISHV
@@ -407,30 +320,22 @@ DATA mvvNibShift<>+48(SB)/8, $4
 DATA mvvNibShift<>+56(SB)/8, $4
 GLOBL mvvNibShift<>(SB), RODATA|NOPTR, $64
 
-// The reduction leaves rows 0, 2 of the first and second block in dwords
-// 0..3 and rows 1, 3 in dwords 8..11, interleaved; this puts them in row
-// order, first block then second.
-DATA mvvSumOrder<>+0(SB)/4, $0
-DATA mvvSumOrder<>+4(SB)/4, $8
-DATA mvvSumOrder<>+8(SB)/4, $1
-DATA mvvSumOrder<>+12(SB)/4, $9
-DATA mvvSumOrder<>+16(SB)/4, $2
-DATA mvvSumOrder<>+20(SB)/4, $10
-DATA mvvSumOrder<>+24(SB)/4, $3
-DATA mvvSumOrder<>+28(SB)/4, $11
-DATA mvvSumOrder<>+32(SB)/8, $0
-DATA mvvSumOrder<>+40(SB)/8, $0
-DATA mvvSumOrder<>+48(SB)/8, $0
-DATA mvvSumOrder<>+56(SB)/8, $0
-GLOBL mvvSumOrder<>(SB), RODATA|NOPTR, $64
-
-// (dx, sx, dx', sx') spread over four rows each: dx, dx' then sx, sx'.
+// Scale spreads: the first and second of four scales over a Z's two
+// halves of eight lanes, then the third and fourth.
 DATA mvvSpread<>+0(SB)/8, $0
 DATA mvvSpread<>+8(SB)/8, $0
-DATA mvvSpread<>+16(SB)/8, $0x0000000200000002
-DATA mvvSpread<>+24(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+16(SB)/8, $0
+DATA mvvSpread<>+24(SB)/8, $0
 DATA mvvSpread<>+32(SB)/8, $0x0000000100000001
 DATA mvvSpread<>+40(SB)/8, $0x0000000100000001
-DATA mvvSpread<>+48(SB)/8, $0x0000000300000003
-DATA mvvSpread<>+56(SB)/8, $0x0000000300000003
-GLOBL mvvSpread<>(SB), RODATA|NOPTR, $64
+DATA mvvSpread<>+48(SB)/8, $0x0000000100000001
+DATA mvvSpread<>+56(SB)/8, $0x0000000100000001
+DATA mvvSpread<>+64(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+72(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+80(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+88(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+96(SB)/8, $0x0000000300000003
+DATA mvvSpread<>+104(SB)/8, $0x0000000300000003
+DATA mvvSpread<>+112(SB)/8, $0x0000000300000003
+DATA mvvSpread<>+120(SB)/8, $0x0000000300000003
+GLOBL mvvSpread<>(SB), RODATA|NOPTR, $128

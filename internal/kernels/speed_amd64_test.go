@@ -103,36 +103,38 @@ func TestSpeedMVQ(t *testing.T) {
 }
 
 // TestSpeedMVQMemory prints the integer decode's best-of-N GB/s from
-// memory with two threads, for each set.
+// memory with one and two threads, for each set (RWKV_DT picks one type).
 func TestSpeedMVQMemory(t *testing.T) {
 	if os.Getenv("RWKV_SPEED") == "" {
 		t.Skip("set RWKV_SPEED=1")
 	}
-	p := NewPool(2)
-	for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
-		for _, dt := range quantTypes {
-			if os.Getenv("RWKV_DT") != "" && os.Getenv("RWKV_DT") != dt.String() {
-				continue
-			}
-			ms := benchMats(t, dt, shape[0], shape[1])
-			x := randVec(rand.New(rand.NewPCG(1, 1)), shape[1])
-			y := make([]float32, shape[0])
-			line := fmt.Sprintf("matvec %-5s %dx%d threads=2:", dt, shape[0], shape[1])
-			for _, set := range Names() {
-				if set == "generic" {
+	for _, threads := range []int{1, 2} {
+		p := NewPool(threads)
+		for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}, {2048, 8192}} {
+			for _, dt := range quantTypes {
+				if os.Getenv("RWKV_DT") != "" && os.Getenv("RWKV_DT") != dt.String() {
 					continue
 				}
-				withSet(set, func() {
-					best := time.Hour
-					for i := 0; i < 5*len(ms); i++ {
-						t0 := time.Now()
-						p.MatVec(ms[i%len(ms)], x, y)
-						best = min(best, time.Since(t0))
+				ms := benchMats(t, dt, shape[0], shape[1])
+				x := randVec(rand.New(rand.NewPCG(1, 1)), shape[1])
+				y := make([]float32, shape[0])
+				line := fmt.Sprintf("matvec %-5s %dx%d threads=%d:", dt, shape[0], shape[1], threads)
+				for _, set := range Names() {
+					if set == "generic" {
+						continue
 					}
-					line += fmt.Sprintf("  %s %6.1f GB/s", set, float64(ms[0].Bytes())/best.Seconds()/1e9)
-				})
+					withSet(set, func() {
+						best := time.Hour
+						for i := 0; i < 5*len(ms); i++ {
+							t0 := time.Now()
+							p.MatVec(ms[i%len(ms)], x, y)
+							best = min(best, time.Since(t0))
+						}
+						line += fmt.Sprintf("  %s %6.1f GB/s", set, float64(ms[0].Bytes())/best.Seconds()/1e9)
+					})
+				}
+				t.Log(line)
 			}
-			t.Log(line)
 		}
 	}
 }
