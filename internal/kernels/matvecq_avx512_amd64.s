@@ -2,8 +2,9 @@
 
 #include "textflag.h"
 
-// Integer MatVec (decode) with AVX-512 VNNI: the mvq*x4 kernels' frame and
-// results (bit for bit) in fewer instructions. Two rows' 32 codes each are
+// Integer MatVec (decode) with AVX-512 VNNI: the mvq*x4 kernels' frame in
+// fewer instructions, and bit for bit their results (Q8_0: those of the
+// generic twin, see below). Two rows' 32 codes each are
 // widened to bytes in one Z register, and one VPDPBUSD (u8 codes · s8 q,
 // groups of four summed into int32, no int16 saturation) replaces two
 // rows' VPMADDUBSW + VPMADDWD; its eight int32 lanes per row are the avx2
@@ -30,8 +31,8 @@
 // bytes; Z7 the offset bytes; Z8, Z9 codes; X10, Z10, Z11 scales; Z12
 // zero; Z13 0x10 bytes; X15 dx, then sx; Z16 the nibble shifts; Z17, Z18
 // the spreads of rows 0, 1 and 2, 3; Z20, Z21 the float accumulators of
-// rows 0, 1 and 2, 3; X22 the rows' m·sx sums (Q8_0: the rows' sums); K2 the upper half of a Z in
-// dwords.
+// rows 0, 1 and 2, 3; X22 the rows' m·sx sums (Q8_0: the rows' sums); K2
+// the upper half of a Z in dwords.
 
 #define MVQSETUPV \
 	MOVQ w+0(FP), SI; \
