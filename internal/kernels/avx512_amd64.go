@@ -15,6 +15,7 @@ func avx512Impl() *Impl {
 	im.Why = "CPU has AVX-512 (F, BW, VL) and VNNI"
 	im.MatMul = matMulAVX512
 	im.MatMulQ = matMulQVNNI
+	im.MatVecQ = matVecQAVX512
 	im.FMALoop = func(n int) int { fmaLoopZ(n); return 12 * 16 * 2 * n }
 	return im
 }

@@ -19,9 +19,31 @@ func mvqQ5_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, 
 //go:noescape
 func mvqQ5_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
 
-// matVecQAVX2 runs the four-row integer kernels over [lo, hi); the last
-// rows, fewer than four, run the same kernel with stride 0.
-func matVecQAVX2(m *Mat, v *qVec, y []float32, lo, hi int) {
+// The same kernels with AVX-512 VNNI (matvecq_avx512_amd64.s).
+
+//go:noescape
+func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+
+//go:noescape
+func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+
+//go:noescape
+func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+
+//go:noescape
+func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+
+//go:noescape
+func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+
+func matVecQAVX2(m *Mat, v *qVec, y []float32, lo, hi int) { matVecQAsm(m, v, y, lo, hi, false) }
+
+func matVecQAVX512(m *Mat, v *qVec, y []float32, lo, hi int) { matVecQAsm(m, v, y, lo, hi, true) }
+
+// matVecQAsm runs the four-row integer kernels (the VNNI ones if vnni) over
+// [lo, hi); the last rows, fewer than four, run the same kernel with
+// stride 0.
+func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 	if lo >= hi {
 		return
 	}
@@ -37,19 +59,39 @@ func matVecQAVX2(m *Mat, v *qVec, y []float32, lo, hi int) {
 		if r+4 > hi {
 			k, stride = 1, 0 // one row at a time
 		}
-		w := m.Data[r*rb : (r+k)*rb]
-		// A direct call per type: through a func value, out would escape.
+		w, q, ds, nb := &m.Data[r*rb : (r+k)*rb][0], &v.q[0], &v.ds[0], v.nb
+		// A direct call per kernel: through a func value, out would escape.
 		switch m.DType {
 		case tensor.Q8_0:
-			mvqQ8_0x4(&w[0], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table)
+			if vnni {
+				mvqQ8_0x4V(w, stride, q, ds, nb, &out, f16Table)
+			} else {
+				mvqQ8_0x4(w, stride, q, ds, nb, &out, f16Table)
+			}
 		case tensor.Q4_0:
-			mvqQ4_0x4(&w[0], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table)
+			if vnni {
+				mvqQ4_0x4V(w, stride, q, ds, nb, &out, f16Table)
+			} else {
+				mvqQ4_0x4(w, stride, q, ds, nb, &out, f16Table)
+			}
 		case tensor.Q4_1:
-			mvqQ4_1x4(&w[0], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table)
+			if vnni {
+				mvqQ4_1x4V(w, stride, q, ds, nb, &out, f16Table)
+			} else {
+				mvqQ4_1x4(w, stride, q, ds, nb, &out, f16Table)
+			}
 		case tensor.Q5_0:
-			mvqQ5_0x4(&w[0], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table)
+			if vnni {
+				mvqQ5_0x4V(w, stride, q, ds, nb, &out, f16Table)
+			} else {
+				mvqQ5_0x4(w, stride, q, ds, nb, &out, f16Table)
+			}
 		default:
-			mvqQ5_1x4(&w[0], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table)
+			if vnni {
+				mvqQ5_1x4V(w, stride, q, ds, nb, &out, f16Table)
+			} else {
+				mvqQ5_1x4(w, stride, q, ds, nb, &out, f16Table)
+			}
 		}
 		copy(y[r:r+k], out[:k])
 		r += k

@@ -1,0 +1,342 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Integer MatVec (decode) with AVX-512 VNNI: the mvq*x4 kernels' frame in
+// fewer instructions, and bit for bit their results (Q8_0: those of the
+// generic twin, see below). Two rows' 32 codes each are
+// widened to bytes in one Z register, and one VPDPBUSD (u8 codes · s8 q,
+// groups of four summed into int32, no int16 saturation) replaces two
+// rows' VPMADDUBSW + VPMADDWD; its eight int32 lanes per row are the avx2
+// kernels' lanes exactly. A type's offset (Q4_0 −8, Q5_0 −16, Q8_0 −128
+// after the sign flip) starts the lanes at −off·Σq, computed once per block
+// for the four rows. Q5's fifth bits are a mask register: one masked byte
+// add instead of a six-instruction expansion.
+//
+// The scaling is the avx2 kernels' arithmetic, two rows per instruction:
+// the four rows' d are gathered in integer registers (whose units are
+// otherwise idle), converted together and multiplied by dx, spread over
+// their rows' lanes, and each row's lanes FMA into its float accumulator.
+// Q8_0 instead sums each row's lanes to one exact int32 per block and
+// scales the four rows' sums together, which is the generic twin's
+// arithmetic in its order: it computes a little slower from L2 than the
+// lane scaling but streams from memory at the avx2 kernel's rate, where
+// the lane scaling measured 20% below it (26-27 against 34 GB/s on one
+// Zen 5 core), and Q8_0 decode is bound by memory.
+
+// Registers: SI row 0, BX the row stride, R9 3·stride (rows 1..3 are
+// (SI)(BX*1), (SI)(BX*2), (SI)(R9*1)), R12 row 8 (prefetch); DI q; DX the
+// (dx, sx) pairs; CX blocks left; AX, R10 half scales. Z0 rows 0, 1's
+// lanes, Z2 rows 2, 3's; Z4 q in both halves; Z5 −off·Σq lanes; Z6 0x0f
+// bytes; Z7 the offset bytes; Z8, Z9 codes; X10, Z10, Z11 scales; Z12
+// zero; Z13 0x10 bytes; X15 dx, then sx; Z16 the nibble shifts; Z17, Z18
+// the spreads of rows 0, 1 and 2, 3; Z20, Z21 the float accumulators of
+// rows 0, 1 and 2, 3; X22 the rows' m·sx sums (Q8_0: the rows' sums); K2
+// the upper half of a Z in dwords.
+
+#define MVQSETUPV \
+	MOVQ w+0(FP), SI; \
+	MOVQ stride+8(FP), BX; \
+	MOVQ q+16(FP), DI; \
+	MOVQ ds+24(FP), DX; \
+	MOVQ n+32(FP), CX; \
+	LEAQ (BX)(BX*2), R9; \
+	LEAQ (SI)(BX*8), R12; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD X22, X22, X22; \
+	MOVL $0x0f0f0f0f, AX; \
+	VPBROADCASTD AX, Z6; \
+	VMOVDQU64 mvvNibShift<>(SB), Z16; \
+	VMOVDQU32 mvvSpread<>+0(SB), Z17; \
+	VMOVDQU32 mvvSpread<>+64(SB), Z18; \
+	MOVL $0xff00, AX; \
+	KMOVW AX, K2
+
+// OFFSETV(B): Z7 = bytes B; the four-byte pattern B is the type's offset.
+#define OFFSETV(B) \
+	MOVL B, AX; \
+	VPBROADCASTD AX, Z7
+
+// CORRV(Q, CORR): CORR = −off·(sums of four q), off the bytes of Z7.
+#define CORRV(Q, CORR) \
+	VPXORD CORR, CORR, CORR; \
+	VPDPBUSD Q, Z7, CORR; \
+	VPSUBD CORR, Z12, CORR
+
+// NIBV(A0, A1, C): C = the 32 nibble codes of the 16 bytes at A0, in
+// element order (low nibbles then high nibbles), and above them those of A1.
+#define NIBV(A0, A1, C) \
+	VBROADCASTI32X4 A0, C; \
+	VBROADCASTI32X4 A1, K2, C; \
+	VPSRLVQ Z16, C, C; \
+	VPANDD Z6, C, C
+
+// HIV(A0, A1, C): adds 0x10 to code j of C where bit j of the u32 at A0
+// is set, and to code 32+j where bit j at A1 is.
+#define HIV(A0, A1, C) \
+	KMOVD A0, K1; \
+	KMOVD A1, K3; \
+	KUNPCKDQ K1, K3, K1; \
+	VPADDB Z13, C, K1, C
+
+// DOTV(Q, CORR, C, ACC): ACC = CORR + codes(C)·Q lanes; DOTNV(Q, C, ACC)
+// without an offset.
+#define DOTV(Q, CORR, C, ACC) \
+	VMOVDQA64 CORR, ACC; \
+	VPDPBUSD Q, C, ACC
+
+#define DOTNV(Q, C, ACC) \
+	VPXORD ACC, ACC, ACC; \
+	VPDPBUSD Q, C, ACC
+
+// HALF4(OFF, R, T): R = the halves at OFF of the four rows, row 0 in the
+// low 16 bits.
+#define HALF4(OFF, R, T) \
+	MOVWQZX OFF(SI), R; \
+	MOVWQZX OFF(SI)(BX*1), T; \
+	SHLQ $16, T; \
+	ORQ T, R; \
+	MOVWQZX OFF(SI)(BX*2), T; \
+	SHLQ $32, T; \
+	ORQ T, R; \
+	MOVWQZX OFF(SI)(R9*1), T; \
+	SHLQ $48, T; \
+	ORQ T, R
+
+// SCALEV: the rows' lanes, as float, FMA times d·dx into their
+// accumulators (the avx2 kernels' SCALEQ, two rows at a time).
+#define SCALEV \
+	HALF4(0, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
+	VBROADCASTSS (DX), X15; \
+	VMULPS X15, X10, X10; \
+	VPERMPS Z10, Z17, Z11; \
+	VPERMPS Z10, Z18, Z10; \
+	VCVTDQ2PS Z0, Z0; \
+	VCVTDQ2PS Z2, Z2; \
+	VFMADD231PS Z11, Z0, Z20; \
+	VFMADD231PS Z10, Z2, Z21
+
+// MTERMV: X22 += m·sx, m the halves at 2 (the avx2 kernels' MTERMQ).
+#define MTERMV \
+	HALF4(2, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
+	VBROADCASTSS 4(DX), X15; \
+	VFMADD231PS X15, X10, X22
+
+// ADVANCEV(BYTES) prefetches the rows two passes ahead and steps a block.
+#define ADVANCEV(BYTES) \
+	PREFETCHT0 (R12); \
+	PREFETCHT0 (R12)(BX*1); \
+	PREFETCHT0 (R12)(BX*2); \
+	PREFETCHT0 (R12)(R9*1); \
+	ADDQ $BYTES, SI; \
+	ADDQ $BYTES, R12; \
+	ADDQ $32, DI; \
+	ADDQ $8, DX
+
+// ROWSUMV: X22 += float32(the row sums of Z0, Z2)·(d·dx), for Q8_0.
+#define ROWSUMV \
+	VPUNPCKLDQ Z2, Z0, Z8; \
+	VPUNPCKHDQ Z2, Z0, Z0; \
+	VPADDD Z8, Z0, Z0; \
+	VPSHUFD $0x4e, Z0, Z8; \
+	VPADDD Z8, Z0, Z0; \
+	VSHUFI64X2 $0xb1, Z0, Z0, Z8; \
+	VPADDD Z8, Z0, Z0; \
+	VEXTRACTI32X4 $2, Z0, X1; \
+	VPUNPCKLDQ X1, X0, X0; \
+	VCVTDQ2PS X0, X0; \
+	HALF4(0, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
+	VBROADCASTSS (DX), X15; \
+	VMULPS X15, X10, X10; \
+	VMULPS X10, X0, X0; \
+	VADDPS X0, X22, X22
+
+// FINISHV sums each row's lanes in the avx2 kernels' order (FINISHQ), adds
+// X22 (the m terms; Q8_0's row sums, to +0) and stores the four rows at y.
+#define FINISHV \
+	VMOVAPS Y20, Y0; \
+	VEXTRACTF64X4 $1, Z20, Y1; \
+	VMOVAPS Y21, Y2; \
+	VEXTRACTF64X4 $1, Z21, Y3; \
+	VHADDPS Y1, Y0, Y0; \
+	VHADDPS Y3, Y2, Y2; \
+	VHADDPS Y2, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS X1, X0, X0; \
+	VMOVAPS X22, X1; \
+	VADDPS X1, X0, X0; \
+	MOVQ y+40(FP), AX; \
+	VMOVUPS X0, (AX); \
+	VZEROUPPER; \
+	RET
+
+// Q8_0: half d; i8 qs[32]. w XOR 0x80 = w+128 is unsigned; Z5 takes the
+// 128·Σq back off.
+#define Q80ROWSV(A0, A1, C, ACC) \
+	VMOVDQU64 A0, Y8; \
+	VINSERTI64X4 $1, A1, Z8, C; \
+	VPXORD Z7, C, C; \
+	DOTV(Z4, Z5, C, ACC)
+
+// func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-56
+	MVQSETUPV
+	OFFSETV($0x80808080)
+	TESTQ CX, CX
+	JE    q80done
+
+q80loop:
+	VBROADCASTI64X4 (DI), Z4
+	CORRV(Z4, Z5)
+	Q80ROWSV(2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q80ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
+	ROWSUMV
+	ADVANCEV(34)
+	DECQ CX
+	JNE  q80loop
+
+q80done:
+	FINISHV
+
+// Q4_0: half d; u8 qs[16]; value = nibble − 8.
+#define Q40ROWSV(A0, A1, C, ACC) \
+	NIBV(A0, A1, C); \
+	DOTV(Z4, Z5, C, ACC)
+
+// func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-56
+	MVQSETUPV
+	OFFSETV($0x08080808)
+	TESTQ CX, CX
+	JE    q40done
+
+q40loop:
+	VBROADCASTI64X4 (DI), Z4
+	CORRV(Z4, Z5)
+	Q40ROWSV(2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q40ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
+	SCALEV
+	ADVANCEV(18)
+	DECQ CX
+	JNE  q40loop
+
+q40done:
+	FINISHV
+
+// Q4_1: half d; half m; u8 qs[16]; value = nibble·d + m.
+#define Q41ROWSV(A0, A1, C, ACC) \
+	NIBV(A0, A1, C); \
+	DOTNV(Z4, C, ACC)
+
+// func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-56
+	MVQSETUPV
+	TESTQ CX, CX
+	JE    q41done
+
+q41loop:
+	VBROADCASTI64X4 (DI), Z4
+	Q41ROWSV(4(SI), 4(SI)(BX*1), Z8, Z0)
+	Q41ROWSV(4(SI)(BX*2), 4(SI)(R9*1), Z9, Z2)
+	SCALEV
+	MTERMV
+	ADVANCEV(20)
+	DECQ CX
+	JNE  q41loop
+
+q41done:
+	FINISHV
+
+// Q5_0: half d; u32 qh; u8 qs[16]; value = (nibble | bit<<4) − 16.
+#define Q50ROWSV(S0, S1, H0, H1, C, ACC) \
+	NIBV(S0, S1, C); \
+	HIV(H0, H1, C); \
+	DOTV(Z4, Z5, C, ACC)
+
+// func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+TEXT ·mvqQ5_0x4V(SB), NOSPLIT, $0-56
+	MVQSETUPV
+	OFFSETV($0x10101010)
+	VMOVDQA64 Z7, Z13
+	TESTQ CX, CX
+	JE    q50done
+
+q50loop:
+	VBROADCASTI64X4 (DI), Z4
+	CORRV(Z4, Z5)
+	Q50ROWSV(6(SI), 6(SI)(BX*1), 2(SI), 2(SI)(BX*1), Z8, Z0)
+	Q50ROWSV(6(SI)(BX*2), 6(SI)(R9*1), 2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
+	SCALEV
+	ADVANCEV(22)
+	DECQ CX
+	JNE  q50loop
+
+q50done:
+	FINISHV
+
+// Q5_1: half d; half m; u32 qh; u8 qs[16]; value = (nibble | bit<<4)·d + m.
+#define Q51ROWSV(S0, S1, H0, H1, C, ACC) \
+	NIBV(S0, S1, C); \
+	HIV(H0, H1, C); \
+	DOTNV(Z4, C, ACC)
+
+// func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+TEXT ·mvqQ5_1x4V(SB), NOSPLIT, $0-56
+	MVQSETUPV
+	MOVL $0x10101010, AX
+	VPBROADCASTD AX, Z13
+	TESTQ CX, CX
+	JE    q51done
+
+q51loop:
+	VBROADCASTI64X4 (DI), Z4
+	Q51ROWSV(8(SI), 8(SI)(BX*1), 4(SI), 4(SI)(BX*1), Z8, Z0)
+	Q51ROWSV(8(SI)(BX*2), 8(SI)(R9*1), 4(SI)(BX*2), 4(SI)(R9*1), Z9, Z2)
+	SCALEV
+	MTERMV
+	ADVANCEV(24)
+	DECQ CX
+	JNE  q51loop
+
+q51done:
+	FINISHV
+
+// Nibble shifts: low nibbles from the first 16 bytes of each row, high
+// from the second copy.
+DATA mvvNibShift<>+0(SB)/8, $0
+DATA mvvNibShift<>+8(SB)/8, $0
+DATA mvvNibShift<>+16(SB)/8, $4
+DATA mvvNibShift<>+24(SB)/8, $4
+DATA mvvNibShift<>+32(SB)/8, $0
+DATA mvvNibShift<>+40(SB)/8, $0
+DATA mvvNibShift<>+48(SB)/8, $4
+DATA mvvNibShift<>+56(SB)/8, $4
+GLOBL mvvNibShift<>(SB), RODATA|NOPTR, $64
+
+// Scale spreads: the first and second of four scales over a Z's two
+// halves of eight lanes, then the third and fourth.
+DATA mvvSpread<>+0(SB)/8, $0
+DATA mvvSpread<>+8(SB)/8, $0
+DATA mvvSpread<>+16(SB)/8, $0
+DATA mvvSpread<>+24(SB)/8, $0
+DATA mvvSpread<>+32(SB)/8, $0x0000000100000001
+DATA mvvSpread<>+40(SB)/8, $0x0000000100000001
+DATA mvvSpread<>+48(SB)/8, $0x0000000100000001
+DATA mvvSpread<>+56(SB)/8, $0x0000000100000001
+DATA mvvSpread<>+64(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+72(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+80(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+88(SB)/8, $0x0000000200000002
+DATA mvvSpread<>+96(SB)/8, $0x0000000300000003
+DATA mvvSpread<>+104(SB)/8, $0x0000000300000003
+DATA mvvSpread<>+112(SB)/8, $0x0000000300000003
+DATA mvvSpread<>+120(SB)/8, $0x0000000300000003
+GLOBL mvvSpread<>(SB), RODATA|NOPTR, $128

@@ -1,0 +1,116 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/klauspost/cpuid/v2"
+	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
+)
+
+type mvqKernel func(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+
+// mvqKernels are the avx2 and VNNI kernels of each type.
+var mvqKernels = map[tensor.DType][2]mvqKernel{
+	tensor.Q8_0: {mvqQ8_0x4, mvqQ8_0x4V},
+	tensor.Q4_0: {mvqQ4_0x4, mvqQ4_0x4V},
+	tensor.Q4_1: {mvqQ4_1x4, mvqQ4_1x4V},
+	tensor.Q5_0: {mvqQ5_0x4, mvqQ5_0x4V},
+	tensor.Q5_1: {mvqQ5_1x4, mvqQ5_1x4V},
+}
+
+// runMVQ runs kernel f over all rows of m as matVecQAsm does.
+func runMVQ(f mvqKernel, m *Mat, v *qVec) []float32 {
+	y := make([]float32, m.Rows)
+	rb := m.RowBytes
+	var out [4]float32
+	for r := 0; r < m.Rows; {
+		k, stride := 4, rb
+		if r+4 > m.Rows {
+			k, stride = 1, 0
+		}
+		f(&m.Data[r*rb], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table)
+		copy(y[r:r+k], out[:k])
+		r += k
+	}
+	return y
+}
+
+// TestMatVecQVNNI: each VNNI kernel gives bit for bit (NaN for NaN) the
+// results of the kernel whose arithmetic it follows, avx2's or (Q8_0) the
+// generic twin's, and the other's within float rounding, for block counts
+// 1…40, 64, 129, rows 1…9 (the stride-0 tail), unaligned weights, extreme
+// codes and activations, and non-finite scales.
+func TestMatVecQVNNI(t *testing.T) {
+	if !cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.AVX512VNNI) {
+		t.Skip("CPU lacks AVX-512 BW/VL/VNNI")
+	}
+	rng := rand.New(rand.NewPCG(41, 42))
+	var nbs []int
+	for nb := 1; nb <= 40; nb++ {
+		nbs = append(nbs, nb)
+	}
+	nbs = append(nbs, 64, 129)
+	for _, dt := range quantTypes {
+		ks := mvqKernels[dt]
+		bb := dt.BlockBytes()
+		for _, nb := range nbs {
+			cols := nb * 32
+			for rows := 1; rows <= 9; rows++ {
+				for variant := 0; variant < 4; variant++ {
+					data := randWeights(rng, dt, rows, cols)
+					x := randVec(rng, cols)
+					switch variant {
+					case 1: // extreme codes and activations: no saturation
+						for i := range data {
+							if i%bb >= 2 {
+								data[i] = []byte{0x00, 0x80, 0xff, 0x7f}[rng.IntN(4)]
+							}
+						}
+						for i := range x {
+							x[i] = float32(1 - 2*rng.IntN(2))
+						}
+					case 2: // non-finite weight scales
+						for i := 0; i < 1+rows*nb/8; i++ {
+							o := rng.IntN(rows*nb) * bb
+							if qWeightsOf(dt).hasM && rng.IntN(2) == 0 {
+								o += 2 // m rather than d
+							}
+							h := []uint16{0x7c00, 0xfc00, 0x7e00}[rng.IntN(3)]
+							data[o], data[o+1] = byte(h), byte(h>>8)
+						}
+					case 3: // non-finite activations
+						x[rng.IntN(cols)] = []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}[rng.IntN(3)]
+					}
+					m := newTestMat(t, dt, rows, cols, data, (rows+nb+variant)%4)
+					v := quantVec(Generic(), x)
+					want := make([]float32, rows)
+					matVecQGeneric(m, v, want, 0, rows)
+					ref := runMVQ(ks[0], m, v)
+					got := runMVQ(ks[1], m, v)
+					exact, near := ref, want
+					if dt == tensor.Q8_0 {
+						exact, near = want, ref
+					}
+					for r := range got {
+						g, w := got[r], exact[r]
+						if math.Float32bits(g) != math.Float32bits(w) && !(math.IsNaN(float64(g)) && math.IsNaN(float64(w))) {
+							t.Fatalf("%s %d×%d variant %d row %d: VNNI %v, avx2 %v, generic %v", dt, rows, cols, variant, r, g, ref[r], want[r])
+						}
+						// Non-finite results may differ between lane and sum
+						// scaling: an infinite d times a zero lane is NaN.
+						if math.IsNaN(float64(near[r])) || math.IsInf(float64(near[r]), 0) || math.IsNaN(float64(g)) {
+							continue
+						}
+						if sc := qTermScale(m, r, v); !closeRel(g, near[r], sc, 1e-5) {
+							t.Fatalf("%s %d×%d variant %d row %d: VNNI %v, avx2 %v, generic %v (scale %g)", dt, rows, cols, variant, r, g, ref[r], want[r], sc)
+						}
+					}
+				}
+			}
+		}
+	}
+}
