@@ -63,7 +63,6 @@ func Run(m *model.Model, o Options) Result {
 	res := Result{Threads: kernels.Default().Threads(), Kernels: kernels.Active().Name, BytesPerToken: m.WeightBytes(),
 		PrefillTokens: o.PrefillTokens}
 	prompt := tokens(o.PrefillTokens, V, 1)
-	m.Chunk = max(m.Chunk, 128)
 
 	// Prefill: best of repeats (the first also warms the pages).
 	var best time.Duration

@@ -15,8 +15,9 @@ import (
 // worker pool and the scratch buffers).
 type Model struct {
 	Cfg Config
-	// Chunk is the most tokens one sequence-mode pass takes (spec §4: any
-	// split gives the same result). 1 makes every step serial.
+	// Chunk is the most tokens one sequence-mode pass takes (default
+	// DefaultChunk; spec §4: any split gives the same result). 1 makes
+	// every step serial.
 	Chunk int
 	// Format names the file format the weights came from.
 	Format string
@@ -150,9 +151,15 @@ type scratch struct {
 	logitsAll              []float32 // T×V, only for ForwardAll
 }
 
+// DefaultChunk is the default Chunk. Longer passes amortize each weight
+// tile's decoding over more tokens: on a 0.4B model, 64-token passes
+// prefill at 0.8× the speed of 256-token ones; 512 gains little more while
+// the scratch (≈ 230 KB per token at 1.5B) doubles.
+const DefaultChunk = 256
+
 func (m *Model) initScratch() {
 	if m.Chunk == 0 {
-		m.Chunk = 64
+		m.Chunk = DefaultChunk
 	}
 }
 
