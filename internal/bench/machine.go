@@ -34,7 +34,8 @@ func (t *sumTask) Run(w, lo, hi int) {
 
 // Bandwidth measures the memory read bandwidth in bytes/s with all workers
 // of the pool reading a buffer far larger than the caches: the best of reps
-// runs for each of 1, 2, 4 and 8 streams per worker.
+// runs for each of 1, 2, 4 and 8 streams per worker, read piece by piece
+// or (the F32 MatVec) all at once.
 func Bandwidth(p *kernels.Pool, bytes int, reps int) float64 {
 	unit := 8 * 4096 * p.Threads() // every split reads all of its range
 	buf := make([]float32, max(bytes/4/unit, 1)*unit)
@@ -47,6 +48,20 @@ func Bandwidth(p *kernels.Pool, bytes int, reps int) float64 {
 		for r := 0; r < reps; r++ {
 			start := time.Now()
 			p.Parallel(len(buf), 4096*streams, t)
+			if bw := float64(len(buf)*4) / time.Since(start).Seconds(); bw > best {
+				best = bw
+			}
+		}
+	}
+	// And as an F32 matrix-vector product, whose four-row kernels read
+	// four rows from each of four streams per worker at once.
+	const cols = 1024
+	m, err := kernels.NewMat(tensor.F32, len(buf)/cols, cols, tensor.Float32Bytes(buf))
+	if err == nil {
+		x, y := make([]float32, cols), make([]float32, m.Rows)
+		for r := 0; r < reps; r++ {
+			start := time.Now()
+			p.MatVec(m, x, y)
 			if bw := float64(len(buf)*4) / time.Since(start).Seconds(); bw > best {
 				best = bw
 			}

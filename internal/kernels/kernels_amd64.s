@@ -135,10 +135,11 @@ dotdone:
 	VMOVUPS X0, (DX); \
 	VZEROUPPER
 
-// func mvF32x4(w *float32, stride int, x *float32, n int, y *[4]float32)
+// func mvF32x4(w *float32, stride int, x *float32, n int, y *[4]float32, pf int)
 // n is a multiple of 8.
-TEXT ·mvF32x4(SB), NOSPLIT, $0-40
+TEXT ·mvF32x4(SB), NOSPLIT, $0-48
 	MVSETUP
+	MOVQ pf+40(FP), R12
 	ZERO8
 
 f32l16:
@@ -154,10 +155,10 @@ f32l16:
 	VFMADD231PS 32(R10), Y9, Y5
 	VFMADD231PS (R11), Y8, Y6
 	VFMADD231PS 32(R11), Y9, Y7
-	PREFETCHT0 (SI)(BX*4)
-	PREFETCHT0 (R9)(BX*4)
-	PREFETCHT0 (R10)(BX*4)
-	PREFETCHT0 (R11)(BX*4)
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 (R9)(R12*1)
+	PREFETCHT0 (R10)(R12*1)
+	PREFETCHT0 (R11)(R12*1)
 	ADDQ $64, SI
 	ADDQ $64, R9
 	ADDQ $64, R10
@@ -179,10 +180,11 @@ f32done:
 	MVFINISH8
 	RET
 
-// func mvF16x4(w *uint16, stride int, x *float32, n int, y *[4]float32)
+// func mvF16x4(w *uint16, stride int, x *float32, n int, y *[4]float32, pf int)
 // n is a multiple of 8.
-TEXT ·mvF16x4(SB), NOSPLIT, $0-40
+TEXT ·mvF16x4(SB), NOSPLIT, $0-48
 	MVSETUP
+	MOVQ pf+40(FP), R12
 	ZERO8
 
 f16l16:
@@ -206,10 +208,10 @@ f16l16:
 	VFMADD231PS Y9, Y11, Y5
 	VFMADD231PS Y8, Y12, Y6
 	VFMADD231PS Y9, Y13, Y7
-	PREFETCHT0 (SI)(BX*4)
-	PREFETCHT0 (R9)(BX*4)
-	PREFETCHT0 (R10)(BX*4)
-	PREFETCHT0 (R11)(BX*4)
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 (R9)(R12*1)
+	PREFETCHT0 (R10)(R12*1)
+	PREFETCHT0 (R11)(R12*1)
 	ADDQ $32, SI
 	ADDQ $32, R9
 	ADDQ $32, R10
@@ -235,10 +237,11 @@ f16done:
 	MVFINISH8
 	RET
 
-// func mvBF16x4(w *uint16, stride int, x *float32, n int, y *[4]float32)
+// func mvBF16x4(w *uint16, stride int, x *float32, n int, y *[4]float32, pf int)
 // n is a multiple of 8.
-TEXT ·mvBF16x4(SB), NOSPLIT, $0-40
+TEXT ·mvBF16x4(SB), NOSPLIT, $0-48
 	MVSETUP
+	MOVQ pf+40(FP), R12
 	ZERO8
 
 bf16l16:
@@ -270,10 +273,10 @@ bf16l16:
 	VFMADD231PS Y9, Y11, Y5
 	VFMADD231PS Y8, Y12, Y6
 	VFMADD231PS Y9, Y13, Y7
-	PREFETCHT0 (SI)(BX*4)
-	PREFETCHT0 (R9)(BX*4)
-	PREFETCHT0 (R10)(BX*4)
-	PREFETCHT0 (R11)(BX*4)
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 (R9)(R12*1)
+	PREFETCHT0 (R10)(R12*1)
+	PREFETCHT0 (R11)(R12*1)
 	ADDQ $32, SI
 	ADDQ $32, R9
 	ADDQ $32, R10
@@ -328,10 +331,10 @@ bf16done:
 	VZEROUPPER
 
 #define QADVANCE(BYTES) \
-	PREFETCHT0 (SI)(BX*4); \
-	PREFETCHT0 (R9)(BX*4); \
-	PREFETCHT0 (R10)(BX*4); \
-	PREFETCHT0 (R11)(BX*4); \
+	PREFETCHT0 (SI)(R12*1); \
+	PREFETCHT0 (R9)(R12*1); \
+	PREFETCHT0 (R10)(R12*1); \
+	PREFETCHT0 (R11)(R12*1); \
 	ADDQ $BYTES, SI; \
 	ADDQ $BYTES, R9; \
 	ADDQ $BYTES, R10; \

@@ -5,44 +5,43 @@ package kernels
 import "github.com/rwkv-chat/rwkv-chat/internal/tensor"
 
 //go:noescape
-func mvqQ8_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ8_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ4_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ4_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ4_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ4_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ5_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ5_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ5_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ5_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 // The same kernels with AVX-512 VNNI (matvecq_avx512_amd64.s).
 
 //go:noescape
-func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 //go:noescape
-func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 func matVecQAVX2(m *Mat, v *qVec, y []float32, lo, hi int) { matVecQAsm(m, v, y, lo, hi, false) }
 
 func matVecQAVX512(m *Mat, v *qVec, y []float32, lo, hi int) { matVecQAsm(m, v, y, lo, hi, true) }
 
 // matVecQAsm runs the four-row integer kernels (the VNNI ones if vnni) over
-// [lo, hi); the last rows, fewer than four, run the same kernel with
-// stride 0.
+// [lo, hi) in the order of a rowWalk.
 func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 	if lo >= hi {
 		return
@@ -54,46 +53,42 @@ func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 	y = y[:hi]
 	rb := m.RowBytes
 	var out [4]float32
-	for r := lo; r < hi; {
-		k, stride := 4, rb
-		if r+4 > hi {
-			k, stride = 1, 0 // one row at a time
-		}
-		w, q, ds, nb := &m.Data[r*rb : (r+k)*rb][0], &v.q[0], &v.ds[0], v.nb
+	for wk := newRowWalk(lo, hi); wk.next(); {
+		r, stride := wk.r, wk.stride*rb
+		w, q, ds, nb, pf := &m.Data[r*rb : r*rb+3*stride+rb][0], &v.q[0], &v.ds[0], v.nb, 8*rb
 		// A direct call per kernel: through a func value, out would escape.
 		switch m.DType {
 		case tensor.Q8_0:
 			if vnni {
-				mvqQ8_0x4V(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ8_0x4V(w, stride, q, ds, nb, &out, f16Table, pf)
 			} else {
-				mvqQ8_0x4(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ8_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
 			}
 		case tensor.Q4_0:
 			if vnni {
-				mvqQ4_0x4V(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ4_0x4V(w, stride, q, ds, nb, &out, f16Table, pf)
 			} else {
-				mvqQ4_0x4(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ4_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
 			}
 		case tensor.Q4_1:
 			if vnni {
-				mvqQ4_1x4V(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ4_1x4V(w, stride, q, ds, nb, &out, f16Table, pf)
 			} else {
-				mvqQ4_1x4(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ4_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
 			}
 		case tensor.Q5_0:
 			if vnni {
-				mvqQ5_0x4V(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ5_0x4V(w, stride, q, ds, nb, &out, f16Table, pf)
 			} else {
-				mvqQ5_0x4(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ5_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
 			}
 		default:
 			if vnni {
-				mvqQ5_1x4V(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ5_1x4V(w, stride, q, ds, nb, &out, f16Table, pf)
 			} else {
-				mvqQ5_1x4(w, stride, q, ds, nb, &out, f16Table)
+				mvqQ5_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
 			}
 		}
-		copy(y[r:r+k], out[:k])
-		r += k
+		wk.store(y, &out)
 	}
 }

@@ -14,7 +14,7 @@
 // accumulators; X12..X15 the rows' m·sx sums (Q4_1, Q5_1); Y4 q; Y5 the
 // offset correction; Y6 int16 ones; Y7 0x0f bytes; X10 dx; X11 sx.
 
-// func mvqQ8_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+// func mvqQ8_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 // and the other mvq kernels share this frame.
 #define MVQSETUP \
 	MOVQ w+0(FP), SI; \
@@ -23,6 +23,7 @@
 	MOVQ ds+24(FP), DX; \
 	MOVQ n+32(FP), CX; \
 	MOVQ tbl+48(FP), R8; \
+	MOVQ pf+56(FP), R12; \
 	LEAQ (SI)(BX*1), R9; \
 	LEAQ (R9)(BX*1), R10; \
 	LEAQ (R10)(BX*1), R11; \
@@ -90,10 +91,10 @@
 	VFMADD231SS X11, X9, MACC
 
 #define ADVANCEQ(BYTES) \
-	PREFETCHT0 (SI)(BX*8); \
-	PREFETCHT0 (R9)(BX*8); \
-	PREFETCHT0 (R10)(BX*8); \
-	PREFETCHT0 (R11)(BX*8); \
+	PREFETCHT0 (SI)(R12*1); \
+	PREFETCHT0 (R9)(R12*1); \
+	PREFETCHT0 (R10)(R12*1); \
+	PREFETCHT0 (R11)(R12*1); \
 	ADDQ $BYTES, SI; \
 	ADDQ $BYTES, R9; \
 	ADDQ $BYTES, R10; \
@@ -126,8 +127,8 @@
 	VCVTDQ2PS Y8, Y8; \
 	SCALEQ(R, 0, ACC)
 
-// func mvqQ8_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ8_0x4(SB), NOSPLIT, $0-56
+// func mvqQ8_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ8_0x4(SB), NOSPLIT, $0-64
 	MVQSETUP
 	TESTQ CX, CX
 	JE    q80done
@@ -152,8 +153,8 @@ q80done:
 	IDOT; \
 	SCALEQ(R, 0, ACC)
 
-// func mvqQ4_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ4_0x4(SB), NOSPLIT, $0-56
+// func mvqQ4_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ4_0x4(SB), NOSPLIT, $0-64
 	MVQSETUP
 	MOVL $0x08080808, AX
 	VMOVD AX, X11
@@ -183,8 +184,8 @@ q40done:
 	SCALEQ(R, 0, ACC); \
 	MTERMQ(R, 2, MACC)
 
-// func mvqQ4_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ4_1x4(SB), NOSPLIT, $0-56
+// func mvqQ4_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ4_1x4(SB), NOSPLIT, $0-64
 	MVQSETUP
 	TESTQ CX, CX
 	JE    q41done
@@ -211,8 +212,8 @@ q41done:
 	IDOT; \
 	SCALEQ(R, 0, ACC)
 
-// func mvqQ5_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ5_0x4(SB), NOSPLIT, $0-56
+// func mvqQ5_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ5_0x4(SB), NOSPLIT, $0-64
 	MVQSETUP
 	MOVL $0x10101010, AX
 	VMOVD AX, X11
@@ -243,8 +244,8 @@ q50done:
 	SCALEQ(R, 0, ACC); \
 	MTERMQ(R, 2, MACC)
 
-// func mvqQ5_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ5_1x4(SB), NOSPLIT, $0-56
+// func mvqQ5_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ5_1x4(SB), NOSPLIT, $0-64
 	MVQSETUP
 	TESTQ CX, CX
 	JE    q51done

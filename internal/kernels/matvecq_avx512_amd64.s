@@ -25,7 +25,7 @@
 // Zen 5 core), and Q8_0 decode is bound by memory.
 
 // Registers: SI row 0, BX the row stride, R9 3·stride (rows 1..3 are
-// (SI)(BX*1), (SI)(BX*2), (SI)(R9*1)), R12 row 8 (prefetch); DI q; DX the
+// (SI)(BX*1), (SI)(BX*2), (SI)(R9*1)), R12 row 0 + pf (prefetch); DI q; DX the
 // (dx, sx) pairs; CX blocks left; AX, R10 half scales. Z0 rows 0, 1's
 // lanes, Z2 rows 2, 3's; Z4 q in both halves; Z5 −off·Σq lanes; Z6 0x0f
 // bytes; Z7 the offset bytes; Z8, Z9 codes; X10, Z10, Z11 scales; Z12
@@ -41,7 +41,8 @@
 	MOVQ ds+24(FP), DX; \
 	MOVQ n+32(FP), CX; \
 	LEAQ (BX)(BX*2), R9; \
-	LEAQ (SI)(BX*8), R12; \
+	MOVQ pf+56(FP), R12; \
+	ADDQ SI, R12; \
 	VPXORD Z12, Z12, Z12; \
 	VPXORD Z20, Z20, Z20; \
 	VPXORD Z21, Z21, Z21; \
@@ -128,7 +129,7 @@
 	VBROADCASTSS 4(DX), X15; \
 	VFMADD231PS X15, X10, X22
 
-// ADVANCEV(BYTES) prefetches the rows two passes ahead and steps a block.
+// ADVANCEV(BYTES) prefetches each row pf bytes ahead and steps a block.
 #define ADVANCEV(BYTES) \
 	PREFETCHT0 (R12); \
 	PREFETCHT0 (R12)(BX*1); \
@@ -186,8 +187,8 @@
 	VPXORD Z7, C, C; \
 	DOTV(Z4, Z5, C, ACC)
 
-// func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-56
+// func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-64
 	MVQSETUPV
 	OFFSETV($0x80808080)
 	TESTQ CX, CX
@@ -211,8 +212,8 @@ q80done:
 	NIBV(A0, A1, C); \
 	DOTV(Z4, Z5, C, ACC)
 
-// func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-56
+// func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-64
 	MVQSETUPV
 	OFFSETV($0x08080808)
 	TESTQ CX, CX
@@ -236,8 +237,8 @@ q40done:
 	NIBV(A0, A1, C); \
 	DOTNV(Z4, C, ACC)
 
-// func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-56
+// func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-64
 	MVQSETUPV
 	TESTQ CX, CX
 	JE    q41done
@@ -261,8 +262,8 @@ q41done:
 	HIV(H0, H1, C); \
 	DOTV(Z4, Z5, C, ACC)
 
-// func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ5_0x4V(SB), NOSPLIT, $0-56
+// func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ5_0x4V(SB), NOSPLIT, $0-64
 	MVQSETUPV
 	OFFSETV($0x10101010)
 	VMOVDQA64 Z7, Z13
@@ -288,8 +289,8 @@ q50done:
 	HIV(H0, H1, C); \
 	DOTNV(Z4, C, ACC)
 
-// func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
-TEXT ·mvqQ5_1x4V(SB), NOSPLIT, $0-56
+// func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+TEXT ·mvqQ5_1x4V(SB), NOSPLIT, $0-64
 	MVQSETUPV
 	MOVL $0x10101010, AX
 	VPBROADCASTD AX, Z13

@@ -11,7 +11,7 @@ import (
 	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 )
 
-type mvqKernel func(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32)
+type mvqKernel func(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
 // mvqKernels are the avx2 and VNNI kernels of each type.
 var mvqKernels = map[tensor.DType][2]mvqKernel{
@@ -32,7 +32,7 @@ func runMVQ(f mvqKernel, m *Mat, v *qVec) []float32 {
 		if r+4 > m.Rows {
 			k, stride = 1, 0
 		}
-		f(&m.Data[r*rb], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table)
+		f(&m.Data[r*rb], stride, &v.q[0], &v.ds[0], v.nb, &out, f16Table, 8*rb)
 		copy(y[r:r+k], out[:k])
 		r += k
 	}

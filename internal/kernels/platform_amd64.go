@@ -82,35 +82,31 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	switch m.DType {
 	case tensor.F32, tensor.F16, tensor.BF16:
 		n8 := c &^ 7
-		for r := lo; r < hi; {
-			k, stride := 4, c
-			if r+4 > hi {
-				k, stride = 1, 0 // one row at a time
-			}
+		for wk := newRowWalk(lo, hi); wk.next(); {
+			r, stride := wk.r, wk.stride*c
 			if n8 > 0 {
 				switch m.DType {
 				case tensor.F32:
-					w := m.f32[r*c : (r+k)*c]
-					mvF32x4(&w[0], stride*4, &x[0], n8, &out)
+					w := m.f32[r*c : r*c+3*stride+c]
+					mvF32x4(&w[0], stride*4, &x[0], n8, &out, 16*c)
 				case tensor.F16:
-					w := m.u16[r*c : (r+k)*c]
-					mvF16x4(&w[0], stride*2, &x[0], n8, &out)
+					w := m.u16[r*c : r*c+3*stride+c]
+					mvF16x4(&w[0], stride*2, &x[0], n8, &out, 8*c)
 				default:
-					w := m.u16[r*c : (r+k)*c]
-					mvBF16x4(&w[0], stride*2, &x[0], n8, &out)
+					w := m.u16[r*c : r*c+3*stride+c]
+					mvBF16x4(&w[0], stride*2, &x[0], n8, &out, 8*c)
 				}
 			}
-			for i := 0; i < k; i++ {
+			for i := 0; i < wk.k; i++ {
 				var s float32
 				if n8 > 0 {
 					s = out[i]
 				}
 				if n8 < c {
-					s += floatTail(m, r+i, n8, x)
+					s += floatTail(m, wk.row(i), n8, x)
 				}
-				y[r+i] = s
+				y[wk.row(i)] = s
 			}
-			r += k
 		}
 	case tensor.Q8_0, tensor.Q4_0, tensor.Q4_1, tensor.Q5_0, tensor.Q5_1:
 		nb := c / 32

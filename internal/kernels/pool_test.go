@@ -173,3 +173,59 @@ func TestMatVecs(t *testing.T) {
 		})
 	}
 }
+
+// TestMatVecStreams: a MatVec over a long range (read as four streams per
+// call) equals row-by-row calls bit for bit, for every set and type, on
+// row counts around the stream split.
+func TestMatVecStreams(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	for _, dt := range append(append(append([]tensor.DType{}, floatTypes...), quantTypes...), kTypes...) {
+		cols := 256
+		for _, rows := range []int{63, 64, 67, 130, 257} {
+			m, err := NewMat(dt, rows, cols, randWeights(rng, dt, rows, cols))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randVec(rng, cols)
+			for _, name := range Names() {
+				im := Get(name)
+				for _, integer := range []bool{false, true} {
+					withIntegerDecode(integer, func() {
+						want, got := make([]float32, rows), make([]float32, rows)
+						for r := 0; r < rows; r++ {
+							matVecRange(im, m, x, want, r, r+1)
+						}
+						for _, lo := range []int{0, 3} {
+							clear(got)
+							matVecRange(im, m, x, got, lo, rows)
+							if i := sameBits(got[lo:], want[lo:]); i >= 0 {
+								t.Fatalf("%s %v %d×%d integer=%v rows [%d, %d): row %d = %v, row by row %v", name, dt, rows, cols, integer, lo, rows, lo+i, got[lo+i], want[lo+i])
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// matVecRange runs im's decode product over rows [lo, hi) on the caller:
+// the integer path where it applies, else the float one.
+func matVecRange(im *Impl, m *Mat, x, y []float32, lo, hi int) {
+	if intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil {
+		v := new(qVec)
+		v.reset(m.Cols)
+		im.QuantizeVec(v, x)
+		im.MatVecQ(m, v, y, lo, hi)
+		return
+	}
+	im.MatVec(m, x, y, lo, hi)
+}
+
+// withIntegerDecode runs f with SetIntegerDecode(on).
+func withIntegerDecode(on bool, f func()) {
+	prev := integerDecode.Load()
+	SetIntegerDecode(on)
+	defer SetIntegerDecode(prev)
+	f()
+}

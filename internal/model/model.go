@@ -97,12 +97,19 @@ func (m *Model) DTypes() map[tensor.DType]int {
 	return out
 }
 
-// DominantType is the type holding the most weight bytes: what a file is
-// "in" (rwkv.cpp Q8_0 files keep small matrices in F16, for example).
+// DominantType is the type holding the most bytes of the layers' main
+// projections (r, k, v, o, gate and the channel mix): what a file is "in".
+// rwkv.cpp's quantized files keep the embedding, the head and the LoRA
+// matrices in a float type, and at 0.4B those outweigh the rest.
 func (m *Model) DominantType() tensor.DType {
 	bytes := map[tensor.DType]int{}
-	for _, mt := range m.mats() {
-		bytes[mt.DType] += mt.Bytes()
+	for i := range m.layers {
+		l := &m.layers[i]
+		for _, mt := range []*kernels.Mat{l.key, l.value, l.recept, l.output, l.gate, l.fKey, l.fValue, l.fRecept} {
+			if mt != nil {
+				bytes[mt.DType] += mt.Bytes()
+			}
+		}
 	}
 	best, n := tensor.F32, -1
 	for dt, b := range bytes {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
+	"github.com/rwkv-chat/rwkv-chat/internal/tensor"
 	"github.com/rwkv-chat/rwkv-chat/internal/testutil"
 )
 
@@ -388,5 +389,17 @@ func TestForwardAllocs(t *testing.T) {
 	_ = m.Forward(st, tok, logits)
 	if n := testing.AllocsPerRun(20, func() { _ = m.Forward(st, tok, logits) }); n != 0 {
 		t.Errorf("Forward allocates %.1f times per token", n)
+	}
+}
+
+// TestDominantType: a file is "in" the type of its main projections, though
+// rwkv.cpp keeps the embedding, the head and the LoRAs (more bytes in these
+// tiny models) in a float type.
+func TestDominantType(t *testing.T) {
+	for name, want := range map[string]tensor.DType{"Q5_1": tensor.Q5_1, "Q5_0": tensor.Q5_0, "FP16": tensor.F16, "FP32": tensor.F32} {
+		m := open(t, testutil.Path(t, "models", "tiny", "tiny-rwkv-7v0-834K-"+name+".bin"), Options{})
+		if got := m.DominantType(); got != want {
+			t.Errorf("%s: DominantType %v, want %v", name, got, want)
+		}
 	}
 }
