@@ -5,8 +5,9 @@
 //
 //   - "avx2" (kernels_amd64.s, platform_amd64.go): AVX2 + FMA3 + F16C.
 //     MatVec for F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 (four rows
-//     per pass sharing the x loads, blocks widened in registers, software
-//     prefetch of the next rows) and for the k-quants Q4_K, Q5_K, Q6_K
+//     per pass sharing the x loads, taken from four streams of a worker's
+//     range (rowwalk.go), blocks widened in registers, software prefetch
+//     ahead in each stream) and for the k-quants Q4_K, Q5_K, Q6_K
 //     (kquant_amd64.s: the same four-row scheme, sub-block scales unpacked
 //     once per super-block, float activations); MatMul for float weights
 //     (4×3 register block of FMAs, weights widened once per token block
