@@ -152,7 +152,7 @@ type scratch struct {
 	lora2                  []float32 // T×C
 	fk                     []float32 // T×F
 	lnOut                  []float32 // T×C
-	loraH                  []float32 // 4 × loraN: a decode batch's LoRA hidden vectors
+	loraH                  []float32 // T×4×loraN: v7's LoRA hidden vectors
 	loraN                  int       // the largest LoRA rank
 	jobs                   [8]kernels.MatVecJob
 	logitsAll              []float32 // T×V, only for ForwardAll
@@ -184,7 +184,7 @@ func (m *Model) ensureScratch(T int, all bool) {
 		s.fk = mk(F)
 		s.lnOut = mk(C)
 		s.loraN = m.maxLoRA()
-		s.loraH = make([]float32, 4*s.loraN)
+		s.loraH = mk(4 * s.loraN)
 		s.logitsAll = nil
 		s.T = T
 	}
@@ -514,7 +514,6 @@ func (m *Model) timeMix6(l *layer, i int, st *State, T int) {
 	kernels.MatMul(l.output, y, T, s.out[:T*C])
 }
 
-// loraApply computes out = W2·act(W1·x) for T rows.
 // products runs independent products Y = M·X for T tokens: in decode as
 // one kernels.MatVecs batch (one hand-off to the workers), else one MatMul
 // each. The results are the same either way.
@@ -528,23 +527,15 @@ func products(T int, jobs []kernels.MatVecJob) {
 	}
 }
 
-func (m *Model) loraApply(w1, w2 *kernels.Mat, x []float32, T int, act func([]float32), out []float32) {
-	h := m.sc.lora[:T*w1.Rows]
-	kernels.MatMul(w1, x, T, h)
-	if act != nil {
-		act(h)
-	}
-	kernels.MatMul(w2, h, T, out)
-}
-
-// timeMix7Products is the products of timeMix7 for one token in two
-// batches (kernels.MatVecs): r, k, v and the LoRAs' first matrices, which
-// all read the token-shifted inputs, then the LoRAs' second matrices. The
-// results are those of the MatMul calls of the sequence path.
-func (m *Model) timeMix7Products(l *layer, i int) {
+// timeMix7Products is the products of timeMix7 for T tokens in two
+// batches: r, k, v and the LoRAs' first matrices, which all read the
+// token-shifted inputs, then the LoRAs' second matrices (out = W2·act(W1·x)
+// for the decay w, a, the gate g and, past layer 0, the v mix in tmp). In
+// decode each batch is one hand-off to the workers (see products).
+func (m *Model) timeMix7Products(l *layer, i, T int) {
 	s := &m.sc
-	n := s.loraN
-	hw, ha, hg, hv := s.loraH[:l.w1.Rows], s.loraH[n:n+l.a1.Rows], s.loraH[2*n:2*n+l.g1.Rows], s.loraH[3*n:]
+	n := T * s.loraN
+	hw, ha, hg, hv := s.loraH[:T*l.w1.Rows], s.loraH[n:n+T*l.a1.Rows], s.loraH[2*n:2*n+T*l.g1.Rows], s.loraH[3*n:4*n]
 	jobs := append(s.jobs[:0],
 		kernels.MatVecJob{M: l.recept, X: s.xr, Y: s.r},
 		kernels.MatVecJob{M: l.key, X: s.xk, Y: s.k},
@@ -553,9 +544,10 @@ func (m *Model) timeMix7Products(l *layer, i int) {
 		kernels.MatVecJob{M: l.a1, X: s.xa, Y: ha},
 		kernels.MatVecJob{M: l.g1, X: s.xg, Y: hg})
 	if i > 0 {
-		jobs = append(jobs, kernels.MatVecJob{M: l.v1, X: s.xv, Y: hv[:l.v1.Rows]})
+		hv = hv[:T*l.v1.Rows]
+		jobs = append(jobs, kernels.MatVecJob{M: l.v1, X: s.xv, Y: hv})
 	}
-	kernels.MatVecs(jobs)
+	products(T, jobs)
 	tanhAll(hw)
 	sigmoidAll(hg)
 	jobs = append(s.jobs[:0],
@@ -563,9 +555,9 @@ func (m *Model) timeMix7Products(l *layer, i int) {
 		kernels.MatVecJob{M: l.a2, X: ha, Y: s.a},
 		kernels.MatVecJob{M: l.g2, X: hg, Y: s.g})
 	if i > 0 {
-		jobs = append(jobs, kernels.MatVecJob{M: l.v2, X: hv[:l.v1.Rows], Y: s.tmp})
+		jobs = append(jobs, kernels.MatVecJob{M: l.v2, X: hv, Y: s.tmp})
 	}
-	kernels.MatVecs(jobs)
+	products(T, jobs)
 }
 
 func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
@@ -573,23 +565,10 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 	c := &m.Cfg
 	C, A, H, N := c.Embd, c.Att, c.Heads, c.HeadSize
 	m.seq(stageMix7, l, i, T)
-	r, k, v, g, w, a, y := s.r[:T*A], s.k[:T*A], s.v[:T*A], s.g[:T*A], s.w[:T*A], s.a[:T*A], s.y[:T*A]
-	kk, b, tmp := s.kk[:T*A], s.b[:T*A], s.tmp[:T*A]
-	if T == 1 {
-		m.timeMix7Products(l, i)
-	} else {
-		kernels.MatMul(l.recept, s.xr, T, r)
-		kernels.MatMul(l.key, s.xk, T, k)
-		kernels.MatMul(l.value, s.xv, T, v)
-		m.loraApply(l.w1, l.w2, s.xw, T, tanhAll, w)
-		m.loraApply(l.a1, l.a2, s.xa, T, nil, a)
-		m.loraApply(l.g1, l.g2, s.xg, T, sigmoidAll, g)
-		if i > 0 {
-			m.loraApply(l.v1, l.v2, s.xv, T, nil, tmp)
-		}
-	}
+	m.timeMix7Products(l, i, T)
 	m.seq(stageGate7, l, i, T)
-	kernels.WKV7Seq(T, H, N, r, w, k, v, kk, b, st.wkv(i), y)
+	y := s.y[:T*A]
+	kernels.WKV7Seq(T, H, N, s.r[:T*A], s.w[:T*A], s.k[:T*A], s.v[:T*A], s.kk[:T*A], s.b[:T*A], st.wkv(i), y)
 	m.seq(stageOut7, l, i, T)
 	kernels.MatMul(l.output, y, T, s.out[:T*C])
 }
