@@ -100,6 +100,18 @@ type batchTask struct {
 	qv    [maxBatch]*qVec // quantized X, or nil for the float path
 }
 
+// sharedQ returns an earlier job's quantized activations when job j reads
+// the same x (v7's value and v1 both read x_v), else nil.
+func (t *batchTask) sharedQ(j int) *qVec {
+	x := t.jobs[j].X
+	for k := 0; k < j; k++ {
+		if xk := t.jobs[k].X; t.qv[k] != nil && len(xk) == len(x) && &xk[0] == &x[0] {
+			return t.qv[k]
+		}
+	}
+	return nil
+}
+
 func (t *batchTask) Run(_, lo, hi int) {
 	for j, jb := range t.jobs[:t.n] {
 		a, b := max(lo, t.start[j]), min(hi, t.start[j]+jb.M.Rows)
@@ -138,10 +150,13 @@ func (p *Pool) MatVecs(jobs []MatVecJob) {
 		t.jobs[j] = MatVecJob{M: m, X: x, Y: jb.Y[:m.Rows]}
 		t.qv[j] = nil
 		if intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil {
-			q := &p.qvs[j]
-			q.reset(m.Cols)
-			im.QuantizeVec(q, x)
-			t.qv[j] = q
+			t.qv[j] = t.sharedQ(j)
+			if t.qv[j] == nil {
+				q := &p.qvs[j]
+				q.reset(m.Cols)
+				im.QuantizeVec(q, x)
+				t.qv[j] = q
+			}
 		}
 		t.start[j] = n
 		n += (m.Rows + rowAlign - 1) / rowAlign * rowAlign

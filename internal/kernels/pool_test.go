@@ -131,8 +131,8 @@ func BenchmarkPoolDispatch(b *testing.B) {
 
 // TestMatVecs: a batch gives each product's MatVec result bit for bit, for
 // mixed types and shapes (rows not multiples of 4; enough work to be
-// split), with 1, 2 and 3
-// workers, and allocates nothing.
+// split; two products of one x), with 1, 2 and 3 workers, and allocates
+// nothing.
 func TestMatVecs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(35, 36))
 	shapes := []struct {
@@ -149,6 +149,13 @@ func TestMatVecs(t *testing.T) {
 		jobs = append(jobs, MatVecJob{M: m, X: randVec(rng, sh.cols), Y: make([]float32, sh.rows)})
 		want = append(want, nil)
 	}
+	// A product reading the same x as an earlier one shares its quantization.
+	m, err := NewMat(tensor.Q5_0, 24, 2048, randWeights(rng, tensor.Q5_0, 24, 2048))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs = append(jobs, MatVecJob{M: m, X: jobs[2].X, Y: make([]float32, 24)})
+	want = append(want, nil)
 	for _, set := range Names() {
 		withSet(set, func() {
 			for j, jb := range jobs {

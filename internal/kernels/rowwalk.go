@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package kernels
 
 // minStreamRows is the shortest stream a rowWalk splits a range into.
