@@ -41,25 +41,7 @@ func coldMapping(t *testing.T, src string) (string, []byte) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), filepath.Base(src))
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Skipf("fadvise: %v", err)
-	}
-	m, err := unix.Mmap(int(f.Fd()), 0, len(data), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Munmap(m) })
+	m := testutil.ColdMapping(t, path, data)
 	if err := unix.Madvise(m, unix.MADV_RANDOM); err != nil {
 		t.Skipf("madvise: %v", err)
 	}

@@ -3,11 +3,10 @@
 package pagecache
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/rwkv-chat/rwkv-chat/internal/testutil"
 )
 
 // A file dropped from the page cache reads as not resident, and as
@@ -18,25 +17,7 @@ func TestResidentFile(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Skipf("fadvise: %v", err)
-	}
-	m, err := unix.Mmap(int(f.Fd()), 0, len(data), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
+	m := testutil.ColdMapping(t, path, data)
 	regions := [][]byte{m[3 : 1<<20], m[2<<20 : 8<<20]}
 	frac, ok := Resident(regions, 128)
 	if !ok {
