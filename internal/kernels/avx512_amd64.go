@@ -26,8 +26,8 @@ func matMulAVX512(m *Mat, x []float32, T int, y []float32, ystride, lo, hi int, 
 }
 
 // The VNNI integer MatMul (kernels_amd64.s): decVQ* decode a row into the
-// tile (signed weights and −128·Σw per block), mmQVx8 multiplies a tile
-// with one token octet.
+// tile (signed weights and −128·Σw per block), mmQVx16 multiplies a tile
+// with two token octets (16 tokens per zmm), mmQVx8 with a last single one.
 
 //go:noescape
 func decVQ4_0(src *byte, nb int, wt *byte, dwc *float32)
