@@ -8,14 +8,6 @@ import (
 // The operations the model calls. Products run on the default pool, split by
 // output rows; everything else runs on the caller.
 
-type matVecTask struct {
-	im   *Impl
-	m    *Mat
-	x, y []float32
-}
-
-func (t *matVecTask) Run(_, lo, hi int) { t.im.MatVec(t.m, t.x, t.y, lo, hi) }
-
 type matMulTask struct {
 	im      *Impl
 	p       *Pool
@@ -33,16 +25,6 @@ func (t *matMulTask) Run(w, lo, hi int) {
 	t.im.MatMul(t.m, t.x, t.T, t.y, t.ystr, lo, hi, t.p.Scratch(w, 4*t.m.Cols))
 }
 
-// matVecQTask is the integer MatVec over quantized activations.
-type matVecQTask struct {
-	im *Impl
-	m  *Mat
-	v  *qVec
-	y  []float32
-}
-
-func (t *matVecQTask) Run(_, lo, hi int) { t.im.MatVecQ(t.m, t.v, t.y, lo, hi) }
-
 // quantTask quantizes the activations of a product, split by token octets.
 type quantTask struct {
 	im *Impl
@@ -56,28 +38,13 @@ func (t *quantTask) Run(_, lo, hi int) { t.im.QuantizeActs(t.qa, t.x, lo, hi) }
 // same for any thread count (kernels may handle rows in groups).
 const rowAlign = 4
 
-// MatVec sets y = W·x (len(x) = Cols, len(y) = Rows).
+// MatVec sets y = W·x (len(x) = Cols, len(y) = Rows): a batch of one.
 func (p *Pool) MatVec(m *Mat, x, y []float32) {
 	p.mu.Lock()
-	p.matVec(active, m, x, y)
+	p.one[0] = MatVecJob{M: m, X: x, Y: y}
+	p.matVecs(p.one[:])
+	p.one[0] = MatVecJob{}
 	p.mu.Unlock()
-}
-
-// matVec runs im's product on the pool; p.mu is held.
-func (p *Pool) matVec(im *Impl, m *Mat, x, y []float32) {
-	x, y = x[:m.Cols], y[:m.Rows]
-	if intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil {
-		// Quantize x once, on the caller, before the rows are split.
-		p.qv.reset(m.Cols)
-		im.QuantizeVec(&p.qv, x)
-		p.mq = matVecQTask{im: im, m: m, v: &p.qv, y: y}
-		p.parallelFor(m.Rows*m.Cols, m.Rows, rowAlign, &p.mq)
-		p.mq = matVecQTask{}
-		return
-	}
-	p.mv = matVecTask{im: im, m: m, x: x, y: y}
-	p.parallelFor(m.Rows*m.Cols, m.Rows, rowAlign, &p.mv)
-	p.mv = matVecTask{}
 }
 
 // MatVecJob is one product of MatVecs: Y = M·X.
@@ -140,6 +107,12 @@ func (p *Pool) MatVecs(jobs []MatVecJob) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.matVecs(jobs)
+}
+
+// matVecs runs a batch with the active set; p.mu is held. Each x is
+// quantized once, on the caller, before the rows are split.
+func (p *Pool) matVecs(jobs []MatVecJob) {
 	im := active
 	t := &p.bt
 	t.im, t.n = im, len(jobs)

@@ -29,14 +29,12 @@ type Pool struct {
 	bscr     [][]byte
 
 	// Reused task values, so that an operation allocates nothing.
-	mv  matVecTask
-	mq  matVecQTask
-	qv  qVec // quantized activations of the current integer MatVec
 	mm  matMulTask
 	qt  quantTask
 	qa  qActs // quantized activations of the current product
 	wk  wkvTask
 	bt  batchTask
+	one [1]MatVecJob   // MatVec's batch
 	qvs [maxBatch]qVec // quantized activations of a MatVecs batch
 }
 
