@@ -242,25 +242,25 @@ func wkvWork(T, H, N int) int { return 4 * T * H * N * N }
 // the default pool, heads split across workers. w has one row per token
 // (v6) or a single row for all (v5: len(w) == H·N).
 func WKV5Seq(T, H, N int, r, k, v, w, u, S, y []float32) {
-	p := Default()
-	p.mu.Lock()
 	ws := 0
 	if len(w) > H*N {
 		ws = H * N
 	}
-	p.wk = wkvTask{im: active, T: T, H: H, N: N, wStride: ws, r: r, dec: w, k: k, v: v, u: u, S: S, y: y}
-	p.parallelFor(wkvWork(T, H, N), H, 1, &p.wk)
-	p.wk = wkvTask{}
-	p.mu.Unlock()
+	Default().wkv(wkvTask{T: T, H: H, N: N, wStride: ws, r: r, dec: w, k: k, v: v, u: u, S: S, y: y})
 }
 
 // WKV7Seq runs the v7 recurrence for T tokens (every vector T×H·N) on the
 // default pool, heads split across workers.
 func WKV7Seq(T, H, N int, r, dec, k, v, kk, b, S, y []float32) {
-	p := Default()
+	Default().wkv(wkvTask{v7: true, T: T, H: H, N: N, r: r, dec: dec, k: k, v: v, kk: kk, b: b, S: S, y: y})
+}
+
+// wkv runs t with the active set, heads split across the workers.
+func (p *Pool) wkv(t wkvTask) {
 	p.mu.Lock()
-	p.wk = wkvTask{im: active, v7: true, T: T, H: H, N: N, r: r, dec: dec, k: k, v: v, kk: kk, b: b, S: S, y: y}
-	p.parallelFor(wkvWork(T, H, N), H, 1, &p.wk)
+	t.im = active
+	p.wk = t
+	p.parallelFor(wkvWork(t.T, t.H, t.N), t.H, 1, &p.wk)
 	p.wk = wkvTask{}
 	p.mu.Unlock()
 }
