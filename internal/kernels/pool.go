@@ -85,7 +85,10 @@ func (p *Pool) await(i int, seen uint64) uint64 {
 			}
 			continue
 		}
-		p.sleeping[i].Store(true)
+		// Swap, not Store: a read-modify-write orders the flag before the
+		// re-check of gen even where loads may pass stores (qemu-user runs
+		// arm64's store-release/load-acquire pair on x86 without a fence).
+		p.sleeping[i].Swap(true)
 		if g := p.gen.Load(); g != seen { // a job came while we decided to sleep
 			p.sleeping[i].Store(false)
 			return g
@@ -130,6 +133,26 @@ func (p *Pool) parallel(total, align int, t Task) {
 	p.task, p.total, p.align = t, total, align
 	p.pending.Store(int32(p.n - 1))
 	p.gen.Add(1)
+	p.wakeSleepers()
+	if lo, hi := p.split(0); lo < hi {
+		t.Run(0, lo, hi)
+	}
+	for r := 0; p.pending.Load() != 0; r++ {
+		if r > 64 {
+			runtime.Gosched()
+		}
+		if r&4095 == 4095 {
+			// Belt and braces: should a wake-up ever be lost, the
+			// worker still gets one. A spare one costs a worker a
+			// round of polling.
+			p.wakeSleepers()
+		}
+	}
+	p.task = nil
+}
+
+// wakeSleepers sends a wake-up to every worker blocked on its channel.
+func (p *Pool) wakeSleepers() {
 	for i := 1; i < p.n; i++ {
 		if p.sleeping[i].Load() {
 			select {
@@ -138,15 +161,6 @@ func (p *Pool) parallel(total, align int, t Task) {
 			}
 		}
 	}
-	if lo, hi := p.split(0); lo < hi {
-		t.Run(0, lo, hi)
-	}
-	for r := 0; p.pending.Load() != 0; r++ {
-		if r > 64 {
-			runtime.Gosched()
-		}
-	}
-	p.task = nil
 }
 
 // Scratch returns worker w's float buffer of at least n elements; it grows

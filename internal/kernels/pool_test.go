@@ -236,3 +236,46 @@ func withIntegerDecode(on bool, f func()) {
 	defer SetIntegerDecode(prev)
 	f()
 }
+
+// TestPoolWakeRace hands off jobs at the moment the worker gives up polling
+// and goes to sleep, the window where a wake-up could be lost; each
+// hand-off must finish.
+func TestPoolWakeRace(t *testing.T) {
+	p := NewPool(2)
+	var c nopTask
+	// How long an idle worker polls before it sleeps, on this machine.
+	var spin time.Duration
+	for k := 0; k < 10; k++ {
+		p.Parallel(2, 1, c)
+		t0 := time.Now()
+		for !p.sleeping[1].Load() {
+			if time.Since(t0) > 5*time.Second {
+				t.Fatal("idle worker never went to sleep")
+			}
+		}
+		spin += time.Since(t0)
+	}
+	spin /= 10
+	budget := 2 * time.Second
+	if testing.Short() {
+		budget = 300 * time.Millisecond
+	}
+	rng := rand.New(rand.NewPCG(41, 42))
+	done := make(chan struct{}, 1)
+	n := 0
+	for end := time.Now().Add(budget); time.Now().Before(end); n++ {
+		go func() { p.Parallel(2, 1, c); done <- struct{}{} }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("hand-off %d never finished (idle poll %v)", n, spin)
+		}
+		// Wait 0.8–1.2 times the polling time before the next job.
+		d := time.Duration(float64(spin) * (0.8 + 0.4*rng.Float64()))
+		for t0 := time.Now(); time.Since(t0) < d; {
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d hand-offs in %v", n, budget)
+	}
+}
