@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RWKV_TESTDATA="${RWKV_TESTDATA:-$(cd .. && pwd)/shared}"
 FUZZTIME="${FUZZTIME:-4s}"
-QEMU_TIMEOUT="${QEMU_TIMEOUT:-540}" # seconds per emulated test binary
+QEMU_TIMEOUT="${QEMU_TIMEOUT:-300}" # seconds per emulated test binary (they take about 60 here)
 
 step() { printf '\n== %s\n' "$*"; }
 
