@@ -56,15 +56,36 @@ type MatVecJob struct {
 // maxBatch is the most products one MatVecs call takes.
 const maxBatch = 8
 
-// batchTask runs a batch's products over their concatenated rows; each
-// job starts at a multiple of rowAlign there, so that a worker's share of
-// a job is aligned as in a single MatVec.
+// batchTask runs a batch's products over their concatenated rows, split
+// among the workers by weight, not by row count: a batch mixes rows of
+// very different sizes (v7's LoRA matrices are F16 next to Q4_0
+// projections, or 64 columns wide), and an even split by rows left one
+// worker up to a third more bytes to read while the other waited. Each job
+// is cut in groups of four rows (quads), so a worker's share of a job
+// starts at a multiple of four rows, as in a single MatVec, and no result
+// depends on the number of workers.
 type batchTask struct {
 	im    *Impl
 	n     int
 	jobs  [maxBatch]MatVecJob // X and Y cut to the matrix's size
-	start [maxBatch + 1]int
-	qv    [maxBatch]*qVec // quantized X, or nil for the float path
+	start [maxBatch + 1]int   // the job's first unit of weight
+	quad  [maxBatch]int       // units of weight per quad of the job
+	qv    [maxBatch]*qVec     // quantized X, or nil for the float path
+}
+
+// quadUnits weighs four rows of m: their bytes in cache lines, plus two
+// for the call that reads them (a narrow LoRA row is mostly call).
+func quadUnits(m *Mat) int { return (4*m.RowBytes+63)/64 + 2 }
+
+// rowAt is the first row of job j in a range that starts at unit u: the
+// first row of the first quad that starts at or after u.
+func (t *batchTask) rowAt(j, u int) int {
+	d := u - t.start[j]
+	if d <= 0 {
+		return 0
+	}
+	q := (d + t.quad[j] - 1) / t.quad[j]
+	return min(4*q, t.jobs[j].M.Rows)
 }
 
 // sharedQ returns an earlier job's quantized activations when job j reads
@@ -81,11 +102,10 @@ func (t *batchTask) sharedQ(j int) *qVec {
 
 func (t *batchTask) Run(_, lo, hi int) {
 	for j, jb := range t.jobs[:t.n] {
-		a, b := max(lo, t.start[j]), min(hi, t.start[j]+jb.M.Rows)
+		a, b := t.rowAt(j, lo), t.rowAt(j, hi)
 		if a >= b {
 			continue
 		}
-		a, b = a-t.start[j], b-t.start[j]
 		if t.qv[j] != nil {
 			t.im.MatVecQ(jb.M, t.qv[j], jb.Y, a, b)
 		} else {
@@ -132,11 +152,12 @@ func (p *Pool) matVecs(jobs []MatVecJob) {
 			}
 		}
 		t.start[j] = n
-		n += (m.Rows + rowAlign - 1) / rowAlign * rowAlign
+		t.quad[j] = quadUnits(m)
+		n += (m.Rows + rowAlign - 1) / rowAlign * t.quad[j]
 		work += m.Rows * m.Cols
 	}
 	t.start[len(jobs)] = n
-	p.parallelFor(work, n, rowAlign, t)
+	p.parallelFor(work, n, 1, t)
 	*t = batchTask{}
 }
 
