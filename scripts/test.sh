@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RWKV_TESTDATA="${RWKV_TESTDATA:-$(cd .. && pwd)/shared}"
 FUZZTIME="${FUZZTIME:-4s}"
-QEMU_TIMEOUT="${QEMU_TIMEOUT:-300}" # seconds per emulated test binary (they take about 60 here)
+QEMU_TIMEOUT="${QEMU_TIMEOUT:-300}" # seconds per emulated test binary (the model's takes about 50 s here)
 
 step() { printf '\n== %s\n' "$*"; }
 

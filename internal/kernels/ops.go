@@ -75,7 +75,7 @@ type batchTask struct {
 
 // quadUnits weighs four rows of m: their bytes in cache lines, plus two
 // for the call that reads them (a narrow LoRA row is mostly call).
-func quadUnits(m *Mat) int { return (4*m.RowBytes+63)/64 + 2 }
+func quadUnits(m *Mat) int { return (rowAlign*m.RowBytes+63)/64 + 2 }
 
 // rowAt is the first row of job j in a range that starts at unit u: the
 // first row of the first quad that starts at or after u.
@@ -85,7 +85,7 @@ func (t *batchTask) rowAt(j, u int) int {
 		return 0
 	}
 	q := (d + t.quad[j] - 1) / t.quad[j]
-	return min(4*q, t.jobs[j].M.Rows)
+	return min(rowAlign*q, t.jobs[j].M.Rows)
 }
 
 // sharedQ returns an earlier job's quantized activations when job j reads
@@ -142,7 +142,7 @@ func (p *Pool) matVecs(jobs []MatVecJob) {
 		x := jb.X[:m.Cols]
 		t.jobs[j] = MatVecJob{M: m, X: x, Y: jb.Y[:m.Rows]}
 		t.qv[j] = nil
-		if intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil {
+		if im.decodesInt(m) {
 			t.qv[j] = t.sharedQ(j)
 			if t.qv[j] == nil {
 				q := &p.qvs[j]

@@ -222,7 +222,7 @@ func TestMatVecStreams(t *testing.T) {
 // matVecRange runs im's decode product over rows [lo, hi) on the caller:
 // the integer path where it applies, else the float one.
 func matVecRange(im *Impl, m *Mat, x, y []float32, lo, hi int) {
-	if intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil {
+	if im.decodesInt(m) {
 		v := new(qVec)
 		v.reset(m.Cols)
 		im.QuantizeVec(v, x)

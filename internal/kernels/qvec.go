@@ -99,3 +99,9 @@ func SetIntegerDecode(on bool) { integerDecode.Store(on) }
 
 // IntegerDecode reports the current choice of SetIntegerDecode.
 func IntegerDecode() bool { return integerDecode.Load() }
+
+// decodesInt reports whether im's MatVec of m runs on 8-bit activations:
+// a block-quantized type, SetIntegerDecode on, and an integer kernel in im.
+func (im *Impl) decodesInt(m *Mat) bool {
+	return intPath(m.DType) && integerDecode.Load() && im.MatVecQ != nil
+}
