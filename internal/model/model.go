@@ -104,8 +104,7 @@ func (m *Model) DTypes() map[tensor.DType]int {
 func (m *Model) DominantType() tensor.DType {
 	bytes := map[tensor.DType]int{}
 	for i := range m.layers {
-		l := &m.layers[i]
-		for _, mt := range []*kernels.Mat{l.key, l.value, l.recept, l.output, l.gate, l.fKey, l.fValue, l.fRecept} {
+		for _, mt := range m.layers[i].projections() {
 			if mt != nil {
 				bytes[mt.DType] += mt.Bytes()
 			}
@@ -120,12 +119,18 @@ func (m *Model) DominantType() tensor.DType {
 	return best
 }
 
+// projections are a layer's main matrices (nil where its version has
+// none): r, k, v, o, the gate and the channel mix's, without the LoRAs.
+func (l *layer) projections() []*kernels.Mat {
+	return []*kernels.Mat{l.key, l.value, l.recept, l.output, l.gate, l.fKey, l.fValue, l.fRecept}
+}
+
 func (m *Model) mats() []*kernels.Mat {
 	out := []*kernels.Mat{m.emb, m.head}
 	for i := range m.layers {
 		l := &m.layers[i]
-		for _, mt := range []*kernels.Mat{l.key, l.value, l.recept, l.output, l.gate, l.maaW1, l.decW1, l.decW2,
-			l.w1, l.w2, l.a1, l.a2, l.v1, l.v2, l.g1, l.g2, l.fKey, l.fValue, l.fRecept} {
+		for _, mt := range append(l.projections(), l.maaW1, l.decW1, l.decW2,
+			l.w1, l.w2, l.a1, l.a2, l.v1, l.v2, l.g1, l.g2) {
 			if mt != nil {
 				out = append(out, mt)
 			}
