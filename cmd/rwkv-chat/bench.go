@@ -41,7 +41,12 @@ func newBenchCmd(s *streams) *cobra.Command {
 		Long: `bench times one-token decode steps (median of repeats, after warm-up) and the
 prefill of a prompt, the load time and the peak resident memory, and measures this
 machine's memory read bandwidth and fp32 GEMM throughput, so that decode speed can
-be read as a fraction of the bandwidth roofline. A model file that is not in the
+be read as a fraction of the bandwidth roofline. The bandwidth is measured again
+(256 MiB, best of five runs of each way of reading) just before each timed decode repeat:
+"roofline" is the median over repeats of the weight bytes read per second of
+decoding ÷ that bandwidth, and "GB/s" the median of those measurements, because
+on a shared machine the bandwidth can change by half from one minute to the next.
+A model file that is not in the
 page cache is read in during loading (on Linux), so its load time includes that
 and its first token does not wait for the disk.
 
@@ -119,7 +124,7 @@ func runBench(o *benchOptions, s *streams) error {
 		if !o.JSON {
 			fmt.Fprintf(s.Out, "machine: %s, %d threads, kernels %s; memory read %.1f GB/s; fp32 FMA peak %.1f GFLOP/s, our GEMM %.1f\n",
 				kernels.CPUName(), pool.Threads(), kernels.Active().Name, bw/1e9, peak/1e9, gemm/1e9)
-			fmt.Fprintf(s.Out, "%-16s %-6s %9s %9s %11s %8s %8s %10s %9s\n", "model", "type", "decode/s", "roofline", "prefill/s", "GFLOP/s", "load s", "peak RSS", "MB/token")
+			fmt.Fprintf(s.Out, "%-16s %-6s %9s %9s %7s %11s %8s %8s %10s %9s\n", "model", "type", "decode/s", "roofline", "GB/s", "prefill/s", "GFLOP/s", "load s", "peak RSS", "MB/token")
 		}
 	}
 	for _, tg := range targets {
@@ -133,23 +138,28 @@ func runBench(o *benchOptions, s *streams) error {
 		first := make([]float32, m.Cfg.Vocab)
 		_ = m.Forward(m.NewState(), []int{1}, first)
 		firstLogits := time.Since(start)
-		r := bench.Run(m, bench.Options{PrefillTokens: o.Prefill, DecodeTokens: o.Decode, Repeats: o.Repeats})
+		bo := bench.Options{PrefillTokens: o.Prefill, DecodeTokens: o.Decode, Repeats: o.Repeats}
+		if !o.NoMachine {
+			pr := bench.NewProber(pool, 256<<20)
+			bo.Bandwidth = func() float64 { return pr.Measure(5) }
+		}
+		r := bench.Run(m, bo)
+		bo.Bandwidth = nil
+		runtime.GC()
+		debug.FreeOSMemory() // drop the probe's buffer before the next model
 		r.Model, r.Type = tg.name, tg.typ
 		if r.Type == "" {
 			r.Type = strings.ToLower(m.DominantType().String())
 		}
 		r.LoadS, r.FirstLogitsS = load.Seconds(), firstLogits.Seconds()
-		r.BandwidthGBs, r.GEMMGFlops, r.FMAPeakGFlops = bw/1e9, gemm/1e9, peak/1e9
-		if bw > 0 {
-			r.Roofline = float64(r.BytesPerToken) * r.DecodeTokS / bw
-		}
+		r.GEMMGFlops, r.FMAPeakGFlops = gemm/1e9, peak/1e9
 		m.Close()
 		if o.JSON {
 			b, _ := json.Marshal(r)
 			fmt.Fprintf(s.Out, "%s\n", b)
 			continue
 		}
-		fmt.Fprintf(s.Out, "%-16s %-6s %9.2f %8.0f%% %11.1f %8.1f %8.2f %10s %9.1f\n", r.Model, r.Type, r.DecodeTokS, 100*r.Roofline,
+		fmt.Fprintf(s.Out, "%-16s %-6s %9.2f %8.0f%% %7.1f %11.1f %8.1f %8.2f %10s %9.1f\n", r.Model, r.Type, r.DecodeTokS, 100*r.Roofline, r.BandwidthGBs,
 			r.PrefillTokS, r.PrefillGFlops, r.LoadS, formatBytes(r.PeakRSS), float64(r.BytesPerToken)/1e6)
 	}
 	return nil

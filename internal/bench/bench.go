@@ -2,7 +2,6 @@ package bench
 
 import (
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/rwkv-chat/rwkv-chat/internal/kernels"
@@ -34,6 +33,12 @@ type Options struct {
 	PrefillTokens int // prompt length for prefill (default 512)
 	DecodeTokens  int // timed single-token steps per repeat (default 16)
 	Repeats       int // repeats; decode reports the median (default 3)
+	// Bandwidth, if set, measures the memory read bandwidth in bytes/s;
+	// it runs before each decode repeat, and the roofline fraction is the
+	// median over repeats of the bytes read per second of decoding ÷ the
+	// bandwidth just measured. It runs after the peak RSS is taken, so
+	// its buffer does not count.
+	Bandwidth func() float64
 }
 
 // tokens returns n deterministic pseudo-random token ids below vocab.
@@ -46,8 +51,9 @@ func tokens(n, vocab int, seed uint64) []int {
 	return out
 }
 
-// Run measures a loaded model: prefill of a prompt, then decode steps. The
-// caller fills the model, type, load time and machine figures.
+// Run measures a loaded model: prefill of a prompt, then decode steps (and
+// the bandwidth next to them, if o.Bandwidth is set). The caller fills the
+// model, type, load time and the machine's GEMM and FMA figures.
 func Run(m *model.Model, o Options) Result {
 	if o.PrefillTokens <= 0 {
 		o.PrefillTokens = 512
@@ -84,18 +90,27 @@ func Run(m *model.Model, o Options) Result {
 	for _, t := range steps[:min(4, len(steps))] {
 		_ = m.Forward(st, []int{t}, logits)
 	}
+	_, res.PeakRSS = RSS()
 	times := make([]float64, o.Repeats)
+	bws := make([]float64, o.Repeats)
+	fracs := make([]float64, o.Repeats)
 	one := []int{0}
 	for r := range times {
+		if o.Bandwidth != nil {
+			bws[r] = o.Bandwidth()
+		}
 		start := time.Now()
 		for _, t := range steps {
 			one[0] = t
 			_ = m.Forward(st, one, logits)
 		}
 		times[r] = time.Since(start).Seconds() / float64(len(steps))
+		if bws[r] > 0 {
+			fracs[r] = float64(res.BytesPerToken) / times[r] / bws[r]
+		}
 	}
-	sort.Float64s(times)
-	res.DecodeTokS = 1 / times[len(times)/2]
-	_, res.PeakRSS = RSS()
+	res.DecodeTokS = 1 / median(times)
+	res.BandwidthGBs = median(bws) / 1e9
+	res.Roofline = median(fracs)
 	return res
 }

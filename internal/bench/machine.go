@@ -37,11 +37,45 @@ func (t *sumTask) Run(w, lo, hi int) {
 // runs for each of 1, 2, 4 and 8 streams per worker, read piece by piece
 // or (the F32 MatVec) all at once.
 func Bandwidth(p *kernels.Pool, bytes int, reps int) float64 {
-	unit := 8 * 4096 * p.Threads() // every split reads all of its range
-	buf := make([]float32, max(bytes/4/unit, 1)*unit)
-	for i := range buf {
-		buf[i] = float32(i & 7)
+	return NewProber(p, bytes).Measure(reps)
+}
+
+// Prober measures the memory read bandwidth as Bandwidth does, keeping its
+// buffer between measurements, so that it can be measured again next to
+// each timed stretch of decoding: on a shared machine the bandwidth can
+// change by half from one minute to the next, and a roofline fraction
+// means something only against the bandwidth of the same moment.
+type Prober struct {
+	p   *kernels.Pool
+	buf []float32
+	m   *kernels.Mat
+}
+
+// NewProber sizes a probe of about bytes; the buffer is filled on first
+// use.
+func NewProber(p *kernels.Pool, bytes int) *Prober {
+	return &Prober{p: p, buf: make([]float32, 0, max(bytes/4, 1))}
+}
+
+// Measure returns the best bandwidth in bytes/s over reps runs of each way
+// of reading.
+func (pr *Prober) Measure(reps int) float64 {
+	p := pr.p
+	if len(pr.buf) == 0 {
+		unit := 8 * 4096 * p.Threads() // every split reads all of its range
+		buf := pr.buf[:max(cap(pr.buf)/unit, 1)*unit]
+		for i := range buf {
+			buf[i] = float32(i & 7)
+		}
+		pr.buf = buf
+		// And as an F32 matrix-vector product, whose four-row kernels
+		// read four rows from each of four streams per worker at once.
+		const cols = 1024
+		if m, err := kernels.NewMat(tensor.F32, len(buf)/cols, cols, tensor.Float32Bytes(buf)); err == nil {
+			pr.m = m
+		}
 	}
+	buf := pr.buf
 	best := 0.0
 	for _, streams := range []int{1, 2, 4, 8} {
 		t := &sumTask{buf: buf, streams: streams}
@@ -53,12 +87,8 @@ func Bandwidth(p *kernels.Pool, bytes int, reps int) float64 {
 			}
 		}
 	}
-	// And as an F32 matrix-vector product, whose four-row kernels read
-	// four rows from each of four streams per worker at once.
-	const cols = 1024
-	m, err := kernels.NewMat(tensor.F32, len(buf)/cols, cols, tensor.Float32Bytes(buf))
-	if err == nil {
-		x, y := make([]float32, cols), make([]float32, m.Rows)
+	if m := pr.m; m != nil {
+		x, y := make([]float32, m.Cols), make([]float32, m.Rows)
 		for r := 0; r < reps; r++ {
 			start := time.Now()
 			p.MatVec(m, x, y)

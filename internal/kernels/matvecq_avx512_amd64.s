@@ -2,13 +2,14 @@
 
 #include "textflag.h"
 
-// Integer MatVec (decode) with AVX-512 VNNI: the mvq*x4 kernels' frame in
-// fewer instructions, and bit for bit their results (Q8_0: those of the
-// generic twin, see below). Two rows' 32 codes each are
+// Integer MatVec (decode) with AVX-512 VNNI. Q5_0 and Q5_1 run the mvq*x4
+// kernels' frame in fewer instructions, and bit for bit their results;
+// Q8_0 gives the generic twin's (see below); Q4_0 and Q4_1 use a frame of
+// their own (further down) that takes still fewer. Two rows' 32 codes each are
 // widened to bytes in one Z register, and one VPDPBUSD (u8 codes · s8 q,
 // groups of four summed into int32, no int16 saturation) replaces two
 // rows' VPMADDUBSW + VPMADDWD; its eight int32 lanes per row are the avx2
-// kernels' lanes exactly. A type's offset (Q4_0 −8, Q5_0 −16, Q8_0 −128
+// kernels' lanes exactly. A type's offset (Q5_0 −16, Q8_0 −128
 // after the sign flip) starts the lanes at −off·Σq, computed once per block
 // for the four rows. Q5's fifth bits are a mask register: one masked byte
 // add instead of a six-instruction expansion.
@@ -207,54 +208,132 @@ q80loop:
 q80done:
 	FINISHV
 
-// Q4_0: half d; u8 qs[16]; value = nibble − 8.
-#define Q40ROWSV(A0, A1, C, ACC) \
-	NIBV(A0, A1, C); \
-	DOTV(Z4, Z5, C, ACC)
+// The four-bit types (Q4_0, Q4_1) put row r's block in the
+// Z's 128-bit lane r: its 16 bytes of codes, low nibbles in one Z and high
+// nibbles in another, so that one VPDPBUSD with q's first half and one
+// with its second half leave each row's block sum in four int32 lanes.
+// One conversion and one FMA then scale all four rows (the scales spread
+// by lane), where the two-rows-per-Z frame above takes two of each plus
+// the offset correction. A type's offset enters as a float term, as Q4_1's
+// m does: (c − off)·d = c·d + (−off·d), so Σ_b d·dx·Σc·q − off·Σ_b d·sx.
 
+// Registers: SI row 0, BX the row stride, R9 3·stride, R12 row 0 + pf;
+// DI q; DX the (dx, sx) pairs; CX blocks left; AX, R10 half scales. Z4, Z5
+// q's halves in every lane; Z6 0x0f bytes; Z8, Z9 low and high codes; Z0
+// a block's lanes; X10, Z11 scales; Z13 0x10 bytes; Z17 the spread; Z20
+// the float accumulator; X22 the rows' Σ d·sx (offset types) or Σ m·sx;
+// X23 the factor of X22 in the result (−off, or 1).
+
+#define MVRSETUP(FACTOR) \
+	MOVQ w+0(FP), SI; \
+	MOVQ stride+8(FP), BX; \
+	MOVQ q+16(FP), DI; \
+	MOVQ ds+24(FP), DX; \
+	MOVQ n+32(FP), CX; \
+	LEAQ (BX)(BX*2), R9; \
+	MOVQ pf+56(FP), R12; \
+	ADDQ SI, R12; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD X22, X22, X22; \
+	MOVL $0x0f0f0f0f, AX; \
+	VPBROADCASTD AX, Z6; \
+	MOVL $0x10101010, AX; \
+	VPBROADCASTD AX, Z13; \
+	MOVL FACTOR, AX; \
+	VMOVD AX, X23; \
+	VBROADCASTSS X23, X23; \
+	VMOVDQU32 mvrSpread<>(SB), Z17
+
+// CODES4(OFF): Z8, Z9 = the low and high nibbles of the 16 code bytes at
+// OFF of rows 0..3, row r in lane r.
+#define CODES4(OFF) \
+	VMOVDQU OFF(SI), X8; \
+	VINSERTI32X4 $1, OFF(SI)(BX*1), Z8, Z8; \
+	VINSERTI32X4 $2, OFF(SI)(BX*2), Z8, Z8; \
+	VINSERTI32X4 $3, OFF(SI)(R9*1), Z8, Z8; \
+	VPSRLW $4, Z8, Z9; \
+	VPANDD Z6, Z8, Z8; \
+	VPANDD Z6, Z9, Z9
+
+// DOT4: Z0 = each row's Σ code·q in its lane's four int32.
+#define DOT4 \
+	VBROADCASTI32X4 (DI), Z4; \
+	VBROADCASTI32X4 16(DI), Z5; \
+	VPXORD Z0, Z0, Z0; \
+	VPDPBUSD Z4, Z8, Z0; \
+	VPDPBUSD Z5, Z9, Z0
+
+// SCALE4(SX): Z20 += the lanes·(d·dx), spread by row; with SX, X22 += d·sx.
+#define SCALE4 \
+	HALF4(0, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
+	VMULPS.BCST (DX), X10, X11; \
+	VPERMPS Z11, Z17, Z11; \
+	VCVTDQ2PS Z0, Z0; \
+	VFMADD231PS Z11, Z0, Z20
+
+#define OFFTERM4 \
+	VFMADD231PS.BCST 4(DX), X10, X22
+
+// MTERM4: X22 += m·sx, m the halves at 2.
+#define MTERM4 \
+	HALF4(2, AX, R10); \
+	VMOVQ AX, X10; \
+	VCVTPH2PS X10, X10; \
+	VFMADD231PS.BCST 4(DX), X10, X22
+
+// FINISH4 sums each row's four lanes, adds X22·X23 and stores the rows.
+#define FINISH4 \
+	VEXTRACTF64X4 $1, Z20, Y1; \
+	VMOVAPS Y20, Y0; \
+	VHADDPS Y1, Y0, Y0; \
+	VHADDPS Y0, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VUNPCKLPS X1, X0, X0; \
+	VFMADD231PS X23, X22, X0; \
+	MOVQ y+40(FP), AX; \
+	VMOVUPS X0, (AX); \
+	VZEROUPPER; \
+	RET
+
+// Q4_0: half d; u8 qs[16]; value = nibble − 8.
 // func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-64
-	MVQSETUPV
-	OFFSETV($0x08080808)
+	MVRSETUP($0xc1000000) // −8
 	TESTQ CX, CX
 	JE    q40done
 
 q40loop:
-	VBROADCASTI64X4 (DI), Z4
-	CORRV(Z4, Z5)
-	Q40ROWSV(2(SI), 2(SI)(BX*1), Z8, Z0)
-	Q40ROWSV(2(SI)(BX*2), 2(SI)(R9*1), Z9, Z2)
-	SCALEV
+	CODES4(2)
+	DOT4
+	SCALE4
+	OFFTERM4
 	ADVANCEV(18)
 	DECQ CX
 	JNE  q40loop
 
 q40done:
-	FINISHV
+	FINISH4
 
 // Q4_1: half d; half m; u8 qs[16]; value = nibble·d + m.
-#define Q41ROWSV(A0, A1, C, ACC) \
-	NIBV(A0, A1, C); \
-	DOTNV(Z4, C, ACC)
-
 // func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-64
-	MVQSETUPV
+	MVRSETUP($0x3f800000) // 1
 	TESTQ CX, CX
 	JE    q41done
 
 q41loop:
-	VBROADCASTI64X4 (DI), Z4
-	Q41ROWSV(4(SI), 4(SI)(BX*1), Z8, Z0)
-	Q41ROWSV(4(SI)(BX*2), 4(SI)(R9*1), Z9, Z2)
-	SCALEV
-	MTERMV
+	CODES4(4)
+	DOT4
+	SCALE4
+	MTERM4
 	ADVANCEV(20)
 	DECQ CX
 	JNE  q41loop
 
 q41done:
-	FINISHV
+	FINISH4
 
 // Q5_0: half d; u32 qh; u8 qs[16]; value = (nibble | bit<<4) − 16.
 #define Q50ROWSV(S0, S1, H0, H1, C, ACC) \
@@ -341,3 +420,14 @@ DATA mvvSpread<>+104(SB)/8, $0x0000000300000003
 DATA mvvSpread<>+112(SB)/8, $0x0000000300000003
 DATA mvvSpread<>+120(SB)/8, $0x0000000300000003
 GLOBL mvvSpread<>(SB), RODATA|NOPTR, $128
+
+// Spread of four scales: scale r over lane r's four floats.
+DATA mvrSpread<>+0(SB)/8, $0
+DATA mvrSpread<>+8(SB)/8, $0
+DATA mvrSpread<>+16(SB)/8, $0x0000000100000001
+DATA mvrSpread<>+24(SB)/8, $0x0000000100000001
+DATA mvrSpread<>+32(SB)/8, $0x0000000200000002
+DATA mvrSpread<>+40(SB)/8, $0x0000000200000002
+DATA mvrSpread<>+48(SB)/8, $0x0000000300000003
+DATA mvrSpread<>+56(SB)/8, $0x0000000300000003
+GLOBL mvrSpread<>(SB), RODATA|NOPTR, $64

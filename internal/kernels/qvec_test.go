@@ -29,7 +29,10 @@ func quantVec(im *Impl, x []float32) *qVec {
 }
 
 // qTermScale is Σ_b Σ_lanes |isum_lane·d_b·dx_b| + |c_b·sx_b| for row r:
-// the scale of the float rounding in the integer path's sums.
+// the scale of the float rounding in the integer path's sums. For the
+// types with an offset (Q4_0, Q5_0) the lanes are also summed with the raw
+// codes plus |off·d_b·sx_b|: the avx512 kernels take the offset as a float
+// term (as Q4_1 takes m), so their rounding is relative to those terms.
 func qTermScale(m *Mat, r int, v *qVec) float64 {
 	qw := qWeightsOf(m.DType)
 	bb := m.DType.BlockBytes()
@@ -39,19 +42,25 @@ func qTermScale(m *Mat, r int, v *qVec) float64 {
 	for b := 0; b < v.nb; b++ {
 		d, c := decodeQBlock(m.DType, row[b*bb:(b+1)*bb], &u)
 		// SIMD sets convert partial sums of four elements each.
-		var lanes float64
+		var lanes, raw float64
 		for g := 0; g < 8; g++ {
-			var is int64
+			var is, ir int64
 			for j := 4 * g; j < 4*g+4; j++ {
 				wi := int64(u[j]) - int64(qw.off)
 				if m.DType == tensor.Q8_0 {
 					wi = int64(int8(u[j]))
 				}
 				is += wi * int64(int8(v.q[b*32+j]))
+				ir += int64(u[j]) * int64(int8(v.q[b*32+j]))
 			}
 			lanes += math.Abs(float64(is))
+			raw += math.Abs(float64(ir))
 		}
-		s += lanes*math.Abs(float64(d)*float64(v.ds[2*b])) + math.Abs(float64(c)*float64(v.ds[2*b+1]))
+		dd := math.Abs(float64(d) * float64(v.ds[2*b]))
+		s += lanes*dd + math.Abs(float64(c)*float64(v.ds[2*b+1]))
+		if qw.off != 0 && m.DType != tensor.Q8_0 {
+			s += raw*dd + math.Abs(float64(qw.off)*float64(d)*float64(v.ds[2*b+1]))
+		}
 	}
 	return s
 }
