@@ -9,13 +9,13 @@ package kernels
 func dotAVX2(a, b *float32, n int) float32
 
 //go:noescape
-func mvF32x4(w *float32, stride int, x *float32, n int, y *[4]float32, pf int)
+func mvF32x4(w *float32, stride int, x *float32, n int, y *float32, pf int, groups, step, ystride, ystep int)
 
 //go:noescape
-func mvF16x4(w *uint16, stride int, x *float32, n int, y *[4]float32, pf int)
+func mvF16x4(w *uint16, stride int, x *float32, n int, y *float32, pf int, groups, step, ystride, ystep int)
 
 //go:noescape
-func mvBF16x4(w *uint16, stride int, x *float32, n int, y *[4]float32, pf int)
+func mvBF16x4(w *uint16, stride int, x *float32, n int, y *float32, pf int, groups, step, ystride, ystep int)
 
 //go:noescape
 func mvQ8_0x4(w *byte, stride int, x *float32, n int, y *[4]float32, tbl *[65536]float32)

@@ -19,22 +19,23 @@ func mvqQ5_0x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, 
 //go:noescape
 func mvqQ5_1x4(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
-// The same kernels with AVX-512 VNNI (matvecq_avx512_amd64.s).
+// The same kernels with AVX-512 VNNI (matvecq_avx512_amd64.s), which run
+// a rowRun of groups per call.
 
 //go:noescape
-func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
 
 //go:noescape
-func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
 
 //go:noescape
-func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
 
 //go:noescape
-func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
 
 //go:noescape
-func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
+func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
 
 func matVecQAVX2(m *Mat, v *qVec, y []float32, lo, hi int) { matVecQAsm(m, v, y, lo, hi, false) }
 
@@ -52,6 +53,28 @@ func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 	}
 	y = y[:hi]
 	rb := m.RowBytes
+	if vnni {
+		runs, nr := rowRuns(lo, hi)
+		for _, rn := range runs[:nr] {
+			last := rn.last()
+			_ = y[last]
+			w, q, ds, nb, pf := &m.Data[rn.r*rb : (last+1)*rb][0], &v.q[0], &v.ds[0], v.nb, 8*rb
+			yp, stride, step, ys, yst := &y[rn.r], rn.stride*rb, rn.step*rb, rn.stride*4, rn.step*4
+			switch m.DType {
+			case tensor.Q8_0:
+				mvqQ8_0x4V(w, stride, q, ds, nb, yp, f16Table, pf, rn.groups, step, ys, yst)
+			case tensor.Q4_0:
+				mvqQ4_0x4V(w, stride, q, ds, nb, yp, f16Table, pf, rn.groups, step, ys, yst)
+			case tensor.Q4_1:
+				mvqQ4_1x4V(w, stride, q, ds, nb, yp, f16Table, pf, rn.groups, step, ys, yst)
+			case tensor.Q5_0:
+				mvqQ5_0x4V(w, stride, q, ds, nb, yp, f16Table, pf, rn.groups, step, ys, yst)
+			default:
+				mvqQ5_1x4V(w, stride, q, ds, nb, yp, f16Table, pf, rn.groups, step, ys, yst)
+			}
+		}
+		return
+	}
 	var out [4]float32
 	for wk := newRowWalk(lo, hi); wk.next(); {
 		r, stride := wk.r, wk.stride*rb
@@ -59,35 +82,15 @@ func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 		// A direct call per kernel: through a func value, out would escape.
 		switch m.DType {
 		case tensor.Q8_0:
-			if vnni {
-				mvqQ8_0x4V(w, stride, q, ds, nb, &out, f16Table, pf)
-			} else {
-				mvqQ8_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
-			}
+			mvqQ8_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
 		case tensor.Q4_0:
-			if vnni {
-				mvqQ4_0x4V(w, stride, q, ds, nb, &out, f16Table, pf)
-			} else {
-				mvqQ4_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
-			}
+			mvqQ4_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
 		case tensor.Q4_1:
-			if vnni {
-				mvqQ4_1x4V(w, stride, q, ds, nb, &out, f16Table, pf)
-			} else {
-				mvqQ4_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
-			}
+			mvqQ4_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
 		case tensor.Q5_0:
-			if vnni {
-				mvqQ5_0x4V(w, stride, q, ds, nb, &out, f16Table, pf)
-			} else {
-				mvqQ5_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
-			}
+			mvqQ5_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
 		default:
-			if vnni {
-				mvqQ5_1x4V(w, stride, q, ds, nb, &out, f16Table, pf)
-			} else {
-				mvqQ5_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
-			}
+			mvqQ5_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
 		}
 		wk.store(y, &out)
 	}

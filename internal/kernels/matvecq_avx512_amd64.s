@@ -36,18 +36,8 @@
 // the upper half of a Z in dwords.
 
 #define MVQSETUPV \
-	MOVQ w+0(FP), SI; \
-	MOVQ stride+8(FP), BX; \
-	MOVQ q+16(FP), DI; \
-	MOVQ ds+24(FP), DX; \
-	MOVQ n+32(FP), CX; \
-	LEAQ (BX)(BX*2), R9; \
-	MOVQ pf+56(FP), R12; \
-	ADDQ SI, R12; \
+	MVGROUPV; \
 	VPXORD Z12, Z12, Z12; \
-	VPXORD Z20, Z20, Z20; \
-	VPXORD Z21, Z21, Z21; \
-	VPXORD X22, X22, X22; \
 	MOVL $0x0f0f0f0f, AX; \
 	VPBROADCASTD AX, Z6; \
 	VMOVDQU64 mvvNibShift<>(SB), Z16; \
@@ -55,6 +45,48 @@
 	VMOVDQU32 mvvSpread<>+64(SB), Z18; \
 	MOVL $0xff00, AX; \
 	KMOVW AX, K2
+
+// Every VNNI kernel runs many groups of four rows per call, so that Go
+// pays one call per run of groups instead of one per group (a group of
+// four 2048-column Q4_0 rows takes about 0.1 µs; the call and the row
+// bookkeeping around it took a tenth of that). Group g reads rows
+// w + g·step + i·stride and stores row i's result at y + g·ystep +
+// i·ystride (all in bytes), i < 4. R13 holds the group's first row, R11
+// its y, R8 the groups left.
+
+// MVGROUPV loads the group arguments.
+#define MVGROUPV \
+	MOVQ w+0(FP), R13; \
+	MOVQ y+40(FP), R11; \
+	MOVQ groups+64(FP), R8
+
+// GINITV starts a group: the row, activation and scale pointers, the
+// block count, and zero accumulators.
+#define GINITV \
+	MOVQ R13, SI; \
+	MOVQ stride+8(FP), BX; \
+	MOVQ q+16(FP), DI; \
+	MOVQ ds+24(FP), DX; \
+	MOVQ n+32(FP), CX; \
+	LEAQ (BX)(BX*2), R9; \
+	MOVQ pf+56(FP), R12; \
+	ADDQ SI, R12; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD X22, X22, X22
+
+// GNEXTV stores X0's four row results and steps to the next group; the
+// flags are set for the loop's JNE.
+#define GNEXTV \
+	MOVQ ystride+80(FP), AX; \
+	VMOVSS X0, (R11); \
+	VEXTRACTPS $1, X0, (R11)(AX*1); \
+	VEXTRACTPS $2, X0, (R11)(AX*2); \
+	LEAQ (R11)(AX*2), R10; \
+	VEXTRACTPS $3, X0, (R10)(AX*1); \
+	ADDQ step+72(FP), R13; \
+	ADDQ ystep+88(FP), R11; \
+	DECQ R8
 
 // OFFSETV(B): Z7 = bytes B; the four-byte pattern B is the type's offset.
 #define OFFSETV(B) \
@@ -161,8 +193,8 @@
 	VMULPS X10, X0, X0; \
 	VADDPS X0, X22, X22
 
-// FINISHV sums each row's lanes in the avx2 kernels' order (FINISHQ), adds
-// X22 (the m terms; Q8_0's row sums, to +0) and stores the four rows at y.
+// FINISHV sums each row's lanes in the avx2 kernels' order (FINISHQ) and adds
+// X22 (the m terms; Q8_0's row sums, to +0): the four rows in X0.
 #define FINISHV \
 	VMOVAPS Y20, Y0; \
 	VEXTRACTF64X4 $1, Z20, Y1; \
@@ -174,11 +206,7 @@
 	VEXTRACTF128 $1, Y0, X1; \
 	VADDPS X1, X0, X0; \
 	VMOVAPS X22, X1; \
-	VADDPS X1, X0, X0; \
-	MOVQ y+40(FP), AX; \
-	VMOVUPS X0, (AX); \
-	VZEROUPPER; \
-	RET
+	VADDPS X1, X0, X0
 
 // Q8_0: half d; i8 qs[32]. w XOR 0x80 = w+128 is unsigned; Z5 takes the
 // 128·Σq back off.
@@ -188,10 +216,13 @@
 	VPXORD Z7, C, C; \
 	DOTV(Z4, Z5, C, ACC)
 
-// func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
-TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-64
+// func mvqQ8_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
+TEXT ·mvqQ8_0x4V(SB), NOSPLIT, $0-96
 	MVQSETUPV
 	OFFSETV($0x80808080)
+
+q80group:
+	GINITV
 	TESTQ CX, CX
 	JE    q80done
 
@@ -207,6 +238,10 @@ q80loop:
 
 q80done:
 	FINISHV
+	GNEXTV
+	JNE q80group
+	VZEROUPPER
+	RET
 
 // The four-bit types (Q4_0, Q4_1) put row r's block in the
 // Z's 128-bit lane r: its 16 bytes of codes, low nibbles in one Z and high
@@ -225,16 +260,7 @@ q80done:
 // X23 the factor of X22 in the result (−off, or 1).
 
 #define MVRSETUP(FACTOR) \
-	MOVQ w+0(FP), SI; \
-	MOVQ stride+8(FP), BX; \
-	MOVQ q+16(FP), DI; \
-	MOVQ ds+24(FP), DX; \
-	MOVQ n+32(FP), CX; \
-	LEAQ (BX)(BX*2), R9; \
-	MOVQ pf+56(FP), R12; \
-	ADDQ SI, R12; \
-	VPXORD Z20, Z20, Z20; \
-	VPXORD X22, X22, X22; \
+	MVGROUPV; \
 	MOVL $0x0f0f0f0f, AX; \
 	VPBROADCASTD AX, Z6; \
 	MOVL $0x10101010, AX; \
@@ -283,7 +309,7 @@ q80done:
 	VCVTPH2PS X10, X10; \
 	VFMADD231PS.BCST 4(DX), X10, X22
 
-// FINISH4 sums each row's four lanes, adds X22·X23 and stores the rows.
+// FINISH4 sums each row's four lanes and adds X22·X23: the rows in X0.
 #define FINISH4 \
 	VEXTRACTF64X4 $1, Z20, Y1; \
 	VMOVAPS Y20, Y0; \
@@ -291,16 +317,15 @@ q80done:
 	VHADDPS Y0, Y0, Y0; \
 	VEXTRACTF128 $1, Y0, X1; \
 	VUNPCKLPS X1, X0, X0; \
-	VFMADD231PS X23, X22, X0; \
-	MOVQ y+40(FP), AX; \
-	VMOVUPS X0, (AX); \
-	VZEROUPPER; \
-	RET
+	VFMADD231PS X23, X22, X0
 
 // Q4_0: half d; u8 qs[16]; value = nibble − 8.
-// func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
-TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-64
+// func mvqQ4_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
+TEXT ·mvqQ4_0x4V(SB), NOSPLIT, $0-96
 	MVRSETUP($0xc1000000) // −8
+
+q40group:
+	GINITV
 	TESTQ CX, CX
 	JE    q40done
 
@@ -315,11 +340,18 @@ q40loop:
 
 q40done:
 	FINISH4
+	GNEXTV
+	JNE q40group
+	VZEROUPPER
+	RET
 
 // Q4_1: half d; half m; u8 qs[16]; value = nibble·d + m.
-// func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
-TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-64
+// func mvqQ4_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
+TEXT ·mvqQ4_1x4V(SB), NOSPLIT, $0-96
 	MVRSETUP($0x3f800000) // 1
+
+q41group:
+	GINITV
 	TESTQ CX, CX
 	JE    q41done
 
@@ -334,6 +366,10 @@ q41loop:
 
 q41done:
 	FINISH4
+	GNEXTV
+	JNE q41group
+	VZEROUPPER
+	RET
 
 // Q5_0: half d; u32 qh; u8 qs[16]; value = (nibble | bit<<4) − 16.
 #define Q50ROWSV(S0, S1, H0, H1, C, ACC) \
@@ -341,11 +377,14 @@ q41done:
 	HIV(H0, H1, C); \
 	DOTV(Z4, Z5, C, ACC)
 
-// func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
-TEXT ·mvqQ5_0x4V(SB), NOSPLIT, $0-64
+// func mvqQ5_0x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
+TEXT ·mvqQ5_0x4V(SB), NOSPLIT, $0-96
 	MVQSETUPV
 	OFFSETV($0x10101010)
 	VMOVDQA64 Z7, Z13
+
+q50group:
+	GINITV
 	TESTQ CX, CX
 	JE    q50done
 
@@ -361,6 +400,10 @@ q50loop:
 
 q50done:
 	FINISHV
+	GNEXTV
+	JNE q50group
+	VZEROUPPER
+	RET
 
 // Q5_1: half d; half m; u32 qh; u8 qs[16]; value = (nibble | bit<<4)·d + m.
 #define Q51ROWSV(S0, S1, H0, H1, C, ACC) \
@@ -368,11 +411,14 @@ q50done:
 	HIV(H0, H1, C); \
 	DOTNV(Z4, C, ACC)
 
-// func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
-TEXT ·mvqQ5_1x4V(SB), NOSPLIT, $0-64
+// func mvqQ5_1x4V(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
+TEXT ·mvqQ5_1x4V(SB), NOSPLIT, $0-96
 	MVQSETUPV
 	MOVL $0x10101010, AX
 	VPBROADCASTD AX, Z13
+
+q51group:
+	GINITV
 	TESTQ CX, CX
 	JE    q51done
 
@@ -388,6 +434,10 @@ q51loop:
 
 q51done:
 	FINISHV
+	GNEXTV
+	JNE q51group
+	VZEROUPPER
+	RET
 
 // Nibble shifts: low nibbles from the first 16 bytes of each row, high
 // from the second copy.

@@ -13,13 +13,23 @@ import (
 
 type mvqKernel func(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int)
 
-// mvqKernels are the avx2 and VNNI kernels of each type.
+type mvqGrouped func(w *byte, stride int, q *byte, ds *float32, n int, y *float32, tbl *[65536]float32, pf int, groups, step, ystride, ystep int)
+
+// one runs a grouped kernel on one group, storing to y[0..3].
+func one(k mvqGrouped) mvqKernel {
+	return func(w *byte, stride int, q *byte, ds *float32, n int, y *[4]float32, tbl *[65536]float32, pf int) {
+		k(w, stride, q, ds, n, &y[0], tbl, pf, 1, 0, 4, 0)
+	}
+}
+
+// mvqKernels are the avx2 and VNNI kernels of each type, the VNNI ones on
+// one group per call.
 var mvqKernels = map[tensor.DType][2]mvqKernel{
-	tensor.Q8_0: {mvqQ8_0x4, mvqQ8_0x4V},
-	tensor.Q4_0: {mvqQ4_0x4, mvqQ4_0x4V},
-	tensor.Q4_1: {mvqQ4_1x4, mvqQ4_1x4V},
-	tensor.Q5_0: {mvqQ5_0x4, mvqQ5_0x4V},
-	tensor.Q5_1: {mvqQ5_1x4, mvqQ5_1x4V},
+	tensor.Q8_0: {mvqQ8_0x4, one(mvqQ8_0x4V)},
+	tensor.Q4_0: {mvqQ4_0x4, one(mvqQ4_0x4V)},
+	tensor.Q4_1: {mvqQ4_1x4, one(mvqQ4_1x4V)},
+	tensor.Q5_0: {mvqQ5_0x4, one(mvqQ5_0x4V)},
+	tensor.Q5_1: {mvqQ5_1x4, one(mvqQ5_1x4V)},
 }
 
 // runMVQ runs kernel f over all rows of m as matVecQAsm does.

@@ -82,19 +82,39 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	switch m.DType {
 	case tensor.F32, tensor.F16, tensor.BF16:
 		n8 := c &^ 7
+		if n8 == c && c > 0 {
+			runs, nr := rowRuns(lo, hi)
+			for _, rn := range runs[:nr] {
+				last := rn.last()
+				_ = y[last]
+				switch m.DType {
+				case tensor.F32:
+					w := m.f32[rn.r*c : (last+1)*c]
+					mvF32x4(&w[0], rn.stride*c*4, &x[0], c, &y[rn.r], 16*c, rn.groups, rn.step*c*4, rn.stride*4, rn.step*4)
+				case tensor.F16:
+					w := m.u16[rn.r*c : (last+1)*c]
+					mvF16x4(&w[0], rn.stride*c*2, &x[0], c, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
+				default:
+					w := m.u16[rn.r*c : (last+1)*c]
+					mvBF16x4(&w[0], rn.stride*c*2, &x[0], c, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
+				}
+			}
+			return
+		}
+		// Rows with a column tail: a call per group, the tail in Go.
 		for wk := newRowWalk(lo, hi); wk.next(); {
 			r, stride := wk.r, wk.stride*c
 			if n8 > 0 {
 				switch m.DType {
 				case tensor.F32:
 					w := m.f32[r*c : r*c+3*stride+c]
-					mvF32x4(&w[0], stride*4, &x[0], n8, &out, 16*c)
+					mvF32x4(&w[0], stride*4, &x[0], n8, &out[0], 16*c, 1, 0, 4, 0)
 				case tensor.F16:
 					w := m.u16[r*c : r*c+3*stride+c]
-					mvF16x4(&w[0], stride*2, &x[0], n8, &out, 8*c)
+					mvF16x4(&w[0], stride*2, &x[0], n8, &out[0], 8*c, 1, 0, 4, 0)
 				default:
 					w := m.u16[r*c : r*c+3*stride+c]
-					mvBF16x4(&w[0], stride*2, &x[0], n8, &out, 8*c)
+					mvBF16x4(&w[0], stride*2, &x[0], n8, &out[0], 8*c, 1, 0, 4, 0)
 				}
 			}
 			for i := 0; i < wk.k; i++ {

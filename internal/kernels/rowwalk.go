@@ -63,3 +63,35 @@ func (w *rowWalk) store(y []float32, out *[4]float32) {
 		y[w.r+i*w.stride] = out[i]
 	}
 }
+
+// A rowRun is a run of the rowWalk's calls that one call of a grouped
+// kernel makes: groups calls whose first rows are r, r+step, r+2·step, …,
+// each on its first row + i·stride for i < 4 (stride 0: one row, four
+// times). The F16/F32/BF16 and VNNI integer kernels take runs, so that Go
+// pays one call per run rather than one per four rows.
+type rowRun struct{ r, stride, step, groups int }
+
+// last is the highest row the run reads.
+func (rn rowRun) last() int { return rn.r + (rn.groups-1)*rn.step + 3*rn.stride }
+
+// rowRuns returns the rowWalk order of [lo, hi) as at most three runs: the
+// four streams, the adjacent groups of four, and the last rows one by one.
+func rowRuns(lo, hi int) (runs [3]rowRun, n int) {
+	r := lo
+	if hi-lo >= 4*minStreamRows {
+		q := (hi - lo) / 4
+		runs[n] = rowRun{r: lo, stride: q, step: 1, groups: q}
+		n++
+		r = lo + 4*q
+	}
+	if a := (hi - r) / 4; a > 0 {
+		runs[n] = rowRun{r: r, stride: 1, step: 4, groups: a}
+		n++
+		r += 4 * a
+	}
+	if r < hi {
+		runs[n] = rowRun{r: r, stride: 0, step: 1, groups: hi - r}
+		n++
+	}
+	return runs, n
+}
