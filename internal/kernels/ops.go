@@ -276,6 +276,16 @@ func WKV7Seq(T, H, N int, r, dec, k, v, kk, b, S, y []float32) {
 	Default().wkv(wkvTask{v7: true, T: T, H: H, N: N, r: r, dec: dec, k: k, v: v, kk: kk, b: b, S: S, y: y})
 }
 
+// ParallelFor runs t over [0, total) on the default pool, split in
+// multiples of align, or on the caller alone when work (in multiply-adds,
+// or loads and stores) is too small to be worth a hand-off.
+func ParallelFor(work, total, align int, t Task) {
+	p := Default()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.parallelFor(work, total, align, t)
+}
+
 // wkv runs t with the active set, heads split across the workers.
 func (p *Pool) wkv(t wkvTask) {
 	p.mu.Lock()

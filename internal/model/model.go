@@ -571,12 +571,28 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 	C, A, H, N := c.Embd, c.Att, c.Heads, c.HeadSize
 	m.seq(stageMix7, l, i, T)
 	m.timeMix7Products(l, i, T)
-	m.seq(stageGate7, l, i, T)
 	y := s.y[:T*A]
-	kernels.WKV7Seq(T, H, N, s.r[:T*A], s.w[:T*A], s.k[:T*A], s.v[:T*A], s.kk[:T*A], s.b[:T*A], st.wkv(i), y)
-	m.seq(stageOut7, l, i, T)
+	if T == 1 {
+		// Decode: the gate, recurrence and output stages per head in one
+		// hand-off, split by heads.
+		m.stask = seqTask{m: m, l: l, i: i, stage: stageAtt7, st: st}
+		parallelHeads(att7Work(H, N), H, 1, &m.stask)
+		m.stask = seqTask{}
+	} else {
+		m.seq(stageGate7, l, i, T)
+		kernels.WKV7Seq(T, H, N, s.r[:T*A], s.w[:T*A], s.k[:T*A], s.v[:T*A], s.kk[:T*A], s.b[:T*A], st.wkv(i), y)
+		m.seq(stageOut7, l, i, T)
+	}
 	kernels.MatMul(l.output, y, T, s.out[:T*C])
 }
+
+// parallelHeads splits att7's heads across the workers (a variable so that
+// a test can split them where it likes).
+var parallelHeads = kernels.ParallelFor
+
+// att7Work weighs one decode token's att7 as kernels.ParallelFor counts
+// work: the recurrence loads, updates and stores every state element.
+func att7Work(H, N int) int { return 4 * H * N * N }
 
 func (m *Model) channelMix(l *layer, T int) {
 	s := &m.sc

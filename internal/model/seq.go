@@ -21,6 +21,7 @@ const (
 	stageGate7                 // v7: a, decay, kk, k, b and the v mix
 	stageOut7                  // v7: group norm, bonus, ·g
 	stageFFN7                  // v7: the channel mix's lerp
+	stageAtt7                  // v7 decode: gate, recurrence and output per head
 )
 
 type seqTask struct {
@@ -28,6 +29,7 @@ type seqTask struct {
 	l     *layer
 	i     int
 	stage seqStage
+	st    *State // stageAtt7's recurrent state
 }
 
 // seq runs one stage for tokens [0, T).
@@ -41,6 +43,11 @@ func (t *seqTask) Run(_, lo, hi int) {
 	m, l := t.m, t.l
 	s := &m.sc
 	C := m.Cfg.Embd
+	if t.stage == stageAtt7 {
+		m.att7(l, t.i, lo, hi)
+		return
+	}
+	A := m.Cfg.Att
 	for tok := lo; tok < hi; tok++ {
 		x, xx, sx := s.x[tok*C:(tok+1)*C], s.xx[tok*C:(tok+1)*C], s.sx[tok*C:(tok+1)*C]
 		switch t.stage {
@@ -58,38 +65,41 @@ func (t *seqTask) Run(_, lo, hi int) {
 			lerp(s.xa[tok*C:(tok+1)*C], xx, sx, l.mixA)
 			lerp(s.xg[tok*C:(tok+1)*C], xx, sx, l.mixG)
 		case stageGate7:
-			m.gate7(l, t.i, tok)
+			m.gate7(l, t.i, tok, 0, A)
 		case stageOut7:
-			m.out7(l, tok)
+			m.out7(l, tok, 0, A)
 		case stageFFN7:
 			lerp(s.xk[tok*C:(tok+1)*C], xx, sx, l.fMixK)
 		}
 	}
 }
 
-// gate7 turns token tok's LoRA outputs into the recurrence's inputs:
-// a = σ(a0 + …); decay = exp(−0.606531·σ(w0 + …)); kk = normalize(k ⊙ k_k)
-// per head (from the original k); k ← k·(1 + (a−1)·k_a); b = kk ⊙ a; and
-// past layer 0, v ← v + (v_first − v)·σ(v0 + …).
-func (m *Model) gate7(l *layer, i, tok int) {
+// gate7 turns token tok's LoRA outputs into the recurrence's inputs for
+// the channels [c0, c1) (whole heads): a = σ(a0 + …); decay =
+// exp(−0.606531·σ(w0 + …)); kk = normalize(k ⊙ k_k) per head (from the
+// original k); k ← k·(1 + (a−1)·k_a); b = kk ⊙ a; and past layer 0,
+// v ← v + (v_first − v)·σ(v0 + …).
+func (m *Model) gate7(l *layer, i, tok, c0, c1 int) {
 	s := &m.sc
-	A, H, N := m.Cfg.Att, m.Cfg.Heads, m.Cfg.HeadSize
-	o := tok * A
-	at, wt, kt, kkt, bt := s.a[o:o+A], s.w[o:o+A], s.k[o:o+A], s.kk[o:o+A], s.b[o:o+A]
-	vt, vf, tmp := s.v[o:o+A], s.vf[o:o+A], s.tmp[o:o+A]
-	add(at, l.a0)
-	add(wt, l.w0)
+	A, N := m.Cfg.Att, m.Cfg.HeadSize
+	o := tok*A + c0
+	n := c1 - c0
+	at, wt, kt, kkt, bt := s.a[o:o+n], s.w[o:o+n], s.k[o:o+n], s.kk[o:o+n], s.b[o:o+n]
+	vt, vf, tmp := s.v[o:o+n], s.vf[o:o+n], s.tmp[o:o+n]
+	add(at, l.a0[c0:c1])
+	add(wt, l.w0[c0:c1])
 	kernels.Sigmoid(at, at)
 	kernels.Sigmoid(wt, wt)
 	for j := range wt {
 		wt[j] *= -0.606531
 	}
 	kernels.Exp(wt, wt)
+	kkw := l.kk[c0:c1]
 	for j := range kkt {
-		kkt[j] = kt[j] * l.kk[j]
+		kkt[j] = kt[j] * kkw[j]
 	}
-	for h := 0; h < H; h++ {
-		hv := kkt[h*N : (h+1)*N]
+	for h := 0; h+N <= n; h += N {
+		hv := kkt[h : h+N]
 		var ss float64
 		for _, q := range hv {
 			ss += float64(q) * float64(q)
@@ -99,38 +109,55 @@ func (m *Model) gate7(l *layer, i, tok int) {
 			hv[j] *= inv
 		}
 	}
+	ka := l.ka[c0:c1]
 	for j := range kt {
-		kt[j] *= 1 + (at[j]-1)*l.ka[j]
+		kt[j] *= 1 + (at[j]-1)*ka[j]
 		bt[j] = kkt[j] * at[j]
 	}
 	if i == 0 {
 		copy(vf, vt)
 		return
 	}
-	add(tmp, l.v0)
+	add(tmp, l.v0[c0:c1])
 	kernels.Sigmoid(tmp, tmp)
 	for q := range vt {
 		vt[q] += (vf[q] - vt[q]) * tmp[q]
 	}
 }
 
-// out7 finishes token tok's attention output: group norm, the bonus
-// (Σ r·k·r_k per head)·v, and the gate g.
-func (m *Model) out7(l *layer, tok int) {
+// out7 finishes token tok's attention output for the channels [c0, c1)
+// (whole heads): group norm, the bonus (Σ r·k·r_k per head)·v, and the
+// gate g.
+func (m *Model) out7(l *layer, tok, c0, c1 int) {
 	s := &m.sc
-	A, H, N := m.Cfg.Att, m.Cfg.Heads, m.Cfg.HeadSize
-	o := tok * A
-	y, r, k, v, g := s.y[o:o+A], s.r[o:o+A], s.k[o:o+A], s.v[o:o+A], s.g[o:o+A]
-	kernels.GroupNorm(y, y, N, l.lnxW, l.lnxB, m.Cfg.GroupNormEps)
-	for h := 0; h < H; h++ {
-		hs := h * N
+	A, N := m.Cfg.Att, m.Cfg.HeadSize
+	o := tok*A + c0
+	n := c1 - c0
+	y, r, k, v, g := s.y[o:o+n], s.r[o:o+n], s.k[o:o+n], s.v[o:o+n], s.g[o:o+n]
+	kernels.GroupNorm(y, y, N, l.lnxW[c0:c1], l.lnxB[c0:c1], m.Cfg.GroupNormEps)
+	rk := l.rk[c0:c1]
+	for hs := 0; hs+N <= n; hs += N {
 		var bonus float32
 		for j := 0; j < N; j++ {
-			bonus += r[hs+j] * k[hs+j] * l.rk[hs+j]
+			bonus += r[hs+j] * k[hs+j] * rk[hs+j]
 		}
 		for j := 0; j < N; j++ {
 			y[hs+j] += bonus * v[hs+j]
 		}
 	}
 	mul(y, g)
+}
+
+// att7 is one decode token's attention between the products for the heads
+// [h0, h1): gate7, the recurrence, out7. Each head's arithmetic is that of
+// the separate stages, so splitting the heads across the workers (which
+// halves this serial stretch of decode) changes no result.
+func (m *Model) att7(l *layer, i, h0, h1 int) {
+	s := &m.sc
+	N := m.Cfg.HeadSize
+	c0, c1 := h0*N, h1*N
+	m.gate7(l, i, 0, c0, c1)
+	kernels.WKV7(h1-h0, N, s.r[c0:c1], s.w[c0:c1], s.k[c0:c1], s.v[c0:c1], s.kk[c0:c1], s.b[c0:c1],
+		m.stask.st.wkv(i)[h0*N*N:h1*N*N], s.y[c0:c1])
+	m.out7(l, 0, c0, c1)
 }
