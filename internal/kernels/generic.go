@@ -22,6 +22,8 @@ func genericImpl() *Impl {
 		Exp:          expGeneric,
 		Sigmoid:      sigmoidGeneric,
 		ReluSq:       reluSqGeneric,
+		Lerp:         lerpGeneric,
+		LayerNorm:    layerNormGeneric,
 		FMALoop:      fmaLoopGeneric,
 		Dot:          dotGeneric,
 		WKV5:         wkv5Generic,

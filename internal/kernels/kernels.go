@@ -78,6 +78,12 @@ type Impl struct {
 	// ReluSq sets x[i] = max(x[i], 0)² in place (the channel mix's
 	// squared ReLU); NaN stays NaN.
 	ReluSq func(x []float32)
+	// Lerp sets out[i] = a[i] + (b[i]−a[i])·mu[i] (the v6/v7 token-shift
+	// mix); out has len(mu) elements and may alias a or b.
+	Lerp func(out, a, b, mu []float32)
+	// LayerNorm sets out = (x−μ)/sqrt(var+eps)·w + b over len(x) elements
+	// (biased variance); out may alias x.
+	LayerNorm func(out, x, w, b []float32, eps float32)
 	// FMALoop runs n rounds of independent fp32 fused multiply-adds at
 	// the set's vector width and returns the FLOPs done: bench's probe of
 	// the machine's FMA peak.

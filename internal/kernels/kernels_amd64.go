@@ -105,3 +105,15 @@ func expAVX2(out, x *float32, n int)
 
 //go:noescape
 func sigmoidAVX2(out, x *float32, n int)
+
+//go:noescape
+func lerpAVX2(out, a, b, mu *float32, n int)
+
+//go:noescape
+func sumAVX2(x *float32, n int) float32
+
+//go:noescape
+func sqDevAVX2(x *float32, n int, mean float32) float32
+
+//go:noescape
+func normAVX2(out, x, w, b *float32, n int, mean, inv float32)

@@ -2037,3 +2037,124 @@ mmqv16next:
 	VSTORE16(Z3, Y3, 96)
 	VZEROUPPER
 	RET
+
+// func lerpAVX2(out, a, b, mu *float32, n int)
+// out = a + (b−a)·mu, n a positive multiple of 8; out may alias a or b.
+TEXT ·lerpAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ mu+24(FP), R8
+	MOVQ n+32(FP), CX
+
+lerploop:
+	VMOVUPS     (SI), Y0
+	VMOVUPS     (DX), Y1
+	VSUBPS      Y0, Y1, Y1
+	VFMADD231PS (R8), Y1, Y0
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNE         lerploop
+	VZEROUPPER
+	RET
+
+// HSUM2(RET) stores the sum of Y0 and Y1's lanes at RET.
+#define HSUM2(RET) \
+	VADDPS       Y1, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VHADDPS      X0, X0, X0; \
+	VHADDPS      X0, X0, X0; \
+	VMOVSS       X0, RET
+
+// func sumAVX2(x *float32, n int) float32
+// Σ x[i], n a positive multiple of 8 (two accumulators of eight lanes).
+TEXT ·sumAVX2(SB), NOSPLIT, $0-20
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+suml16:
+	CMPQ   CX, $16
+	JL     suml8
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   $64, SI
+	SUBQ   $16, CX
+	JMP    suml16
+
+suml8:
+	CMPQ   CX, $8
+	JL     sumdone
+	VADDPS (SI), Y0, Y0
+
+sumdone:
+	HSUM2(ret+16(FP))
+	VZEROUPPER
+	RET
+
+// func sqDevAVX2(x *float32, n int, mean float32) float32
+// Σ (x[i]−mean)², n a positive multiple of 8.
+TEXT ·sqDevAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS mean+16(FP), Y2
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+
+sqdl16:
+	CMPQ        CX, $16
+	JL          sqdl8
+	VMOVUPS     (SI), Y3
+	VMOVUPS     32(SI), Y4
+	VSUBPS      Y2, Y3, Y3
+	VSUBPS      Y2, Y4, Y4
+	VFMADD231PS Y3, Y3, Y0
+	VFMADD231PS Y4, Y4, Y1
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JMP         sqdl16
+
+sqdl8:
+	CMPQ        CX, $8
+	JL          sqddone
+	VMOVUPS     (SI), Y3
+	VSUBPS      Y2, Y3, Y3
+	VFMADD231PS Y3, Y3, Y0
+
+sqddone:
+	HSUM2(ret+24(FP))
+	VZEROUPPER
+	RET
+
+// func normAVX2(out, x, w, b *float32, n int, mean, inv float32)
+// out = (x−mean)·inv·w + b, n a positive multiple of 8; out may alias x.
+TEXT ·normAVX2(SB), NOSPLIT, $0-48
+	MOVQ         out+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         b+24(FP), R8
+	MOVQ         n+32(FP), CX
+	VBROADCASTSS mean+40(FP), Y2
+	VBROADCASTSS inv+44(FP), Y3
+
+normloop:
+	VMOVUPS     (SI), Y0
+	VSUBPS      Y2, Y0, Y0
+	VMULPS      Y3, Y0, Y0
+	VMOVUPS     (R8), Y1
+	VFMADD231PS (DX), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNE         normloop
+	VZEROUPPER
+	RET

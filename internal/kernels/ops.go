@@ -304,9 +304,22 @@ func WKV7(H, N int, r, dec, k, v, kk, b, S, y []float32) {
 	active.WKV7(H, N, r, dec, k, v, kk, b, S, y)
 }
 
-// LayerNorm sets out = (x−μ)/sqrt(var+eps)·w + b (biased variance). out may
-// alias x.
-func LayerNorm(out, x, w, b []float32, eps float32) {
+// LayerNorm sets out = (x−μ)/sqrt(var+eps)·w + b (biased variance) with
+// the active set. out may alias x.
+func LayerNorm(out, x, w, b []float32, eps float32) { active.LayerNorm(out, x, w, b, eps) }
+
+// Lerp sets out[i] = a[i] + (b[i]−a[i])·mu[i] with the active set.
+func Lerp(out, a, b, mu []float32) { active.Lerp(out, a, b, mu) }
+
+func lerpGeneric(out, a, b, mu []float32) {
+	n := len(mu)
+	out, a, b = out[:n], a[:n], b[:n]
+	for i, u := range mu {
+		out[i] = a[i] + (b[i]-a[i])*u
+	}
+}
+
+func layerNormGeneric(out, x, w, b []float32, eps float32) {
 	n := len(x)
 	var mean float32
 	for _, v := range x {

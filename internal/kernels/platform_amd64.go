@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"math"
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
@@ -33,6 +34,8 @@ func avx2Impl() *Impl {
 		Exp:          expAVX2Go,
 		Sigmoid:      sigmoidAVX2Go,
 		ReluSq:       reluSqAVX2Go,
+		Lerp:         lerpAVX2Go,
+		LayerNorm:    layerNormAVX2Go,
 		FMALoop:      func(n int) int { fmaLoopY(n); return 12 * 8 * 2 * n },
 		Dot:          dotAVX2Go,
 		WKV5:         wkv5AVX2,
@@ -516,4 +519,49 @@ func sigmoidAVX2Go(out, x []float32) {
 		sigmoidAVX2(&out[0], &x[0], n8)
 	}
 	sigmoidGeneric(out[n8:], x[n8:])
+}
+
+func lerpAVX2Go(out, a, b, mu []float32) {
+	n := len(mu)
+	out, a, b = out[:n], a[:n], b[:n]
+	n8 := n &^ 7
+	if n8 > 0 {
+		lerpAVX2(&out[0], &a[0], &b[0], &mu[0], n8)
+	}
+	lerpGeneric(out[n8:], a[n8:], b[n8:], mu[n8:])
+}
+
+// layerNormAVX2Go is layerNormGeneric with the sums and the scaling in
+// eight lanes (the sums in another order: float rounding only).
+func layerNormAVX2Go(out, x, w, b []float32, eps float32) {
+	n := len(x)
+	if n == 0 {
+		return
+	}
+	out, w, b = out[:n], w[:n], b[:n]
+	n8 := n &^ 7
+	var sum float32
+	if n8 > 0 {
+		sum = sumAVX2(&x[0], n8)
+	}
+	for _, v := range x[n8:] {
+		sum += v
+	}
+	mean := sum / float32(n)
+	var vr float32
+	if n8 > 0 {
+		vr = sqDevAVX2(&x[0], n8, mean)
+	}
+	for _, v := range x[n8:] {
+		d := v - mean
+		vr += d * d
+	}
+	vr /= float32(n)
+	inv := float32(1 / math.Sqrt(float64(vr+eps)))
+	if n8 > 0 {
+		normAVX2(&out[0], &x[0], &w[0], &b[0], n8, mean, inv)
+	}
+	for i := n8; i < n; i++ {
+		out[i] = (x[i]-mean)*inv*w[i] + b[i]
+	}
 }

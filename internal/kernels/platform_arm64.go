@@ -24,6 +24,8 @@ func platformImpls() []*Impl {
 		Exp:          expGeneric,
 		Sigmoid:      sigmoidGeneric,
 		ReluSq:       reluSqGeneric,
+		Lerp:         lerpGeneric,
+		LayerNorm:    layerNormGeneric,
 		FMALoop:      func(n int) int { fmaLoopNEON(n); return 12 * 4 * 2 * n },
 		Dot:          dotNEONGo,
 		WKV5:         wkv5NEON,

@@ -363,10 +363,7 @@ func mix(out, xx, sx, mu []float32) {
 func lerp(out, xx, sx, mu []float32) {
 	C := len(mu)
 	for t := 0; t*C < len(xx); t++ {
-		o, a, b := out[t*C:(t+1)*C], xx[t*C:(t+1)*C], sx[t*C:(t+1)*C]
-		for i, u := range mu {
-			o[i] = a[i] + (b[i]-a[i])*u
-		}
+		kernels.Lerp(out[t*C:(t+1)*C], xx[t*C:(t+1)*C], sx[t*C:(t+1)*C], mu)
 	}
 }
 
