@@ -144,7 +144,6 @@ func runBench(o *benchOptions, s *streams) error {
 			bo.Bandwidth = func() float64 { return pr.Measure(5) }
 		}
 		r := bench.Run(m, bo)
-		bo.Bandwidth = nil
 		runtime.GC()
 		debug.FreeOSMemory() // drop the probe's buffer before the next model
 		r.Model, r.Type = tg.name, tg.typ

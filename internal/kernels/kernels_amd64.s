@@ -21,8 +21,9 @@
 	LEAQ (R9)(BX*1), R10; \
 	LEAQ (R10)(BX*1), R11
 
-// The float matrix-vector kernels (mvF32x4, mvF16x4, mvBF16x4) run many groups of four rows per call, so that
-// Go pays one call per run of groups instead of one per group (a group of
+// The float matrix-vector kernels (mvF32x4, mvF16x4, mvBF16x4) run many
+// groups of four rows per call, so that Go pays one call per run of groups
+// instead of one per group (a group of
 // four 2048-column F16 rows takes about 0.2 µs; the call and the row
 // bookkeeping around it took a tenth of that). Group g reads rows
 // w + g·step + i·stride and stores row i's result at y + g·ystep +
@@ -172,15 +173,6 @@ dotdone:
 	VXORPS Y5, Y5, Y5; \
 	VXORPS Y6, Y6, Y6; \
 	VXORPS Y7, Y7, Y7
-
-#define MVFINISH8 \
-	VADDPS Y1, Y0, Y0; \
-	VADDPS Y3, Y2, Y2; \
-	VADDPS Y5, Y4, Y4; \
-	VADDPS Y7, Y6, Y6; \
-	HSUM4(Y0, Y2, Y4, Y6, X0, X1); \
-	VMOVUPS X0, (DX); \
-	VZEROUPPER
 
 // func mvF32x4(w *float32, stride int, x *float32, n int, y *float32, pf int, groups int, step int, ystride int, ystep int)
 // n is a multiple of 8; groups ≥ 1.

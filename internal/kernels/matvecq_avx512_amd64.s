@@ -255,7 +255,7 @@ q80done:
 // Registers: SI row 0, BX the row stride, R9 3·stride, R12 row 0 + pf;
 // DI q; DX the (dx, sx) pairs; CX blocks left; AX, R10 half scales. Z4, Z5
 // q's halves in every lane; Z6 0x0f bytes; Z8, Z9 low and high codes; Z0
-// a block's lanes; X10, Z11 scales; Z13 0x10 bytes; Z17 the spread; Z20
+// a block's lanes; X10, Z11 scales; Z17 the spread; Z20
 // the float accumulator; X22 the rows' Σ d·sx (offset types) or Σ m·sx;
 // X23 the factor of X22 in the result (−off, or 1).
 
@@ -263,8 +263,6 @@ q80done:
 	MVGROUPV; \
 	MOVL $0x0f0f0f0f, AX; \
 	VPBROADCASTD AX, Z6; \
-	MOVL $0x10101010, AX; \
-	VPBROADCASTD AX, Z13; \
 	MOVL FACTOR, AX; \
 	VMOVD AX, X23; \
 	VBROADCASTSS X23, X23; \

@@ -254,10 +254,11 @@ func (t *wkvTask) Run(_, lo, hi int) {
 	}
 }
 
-// wkvWork weighs a recurrence against smallWork: every state element is
-// loaded, updated and stored per token, so one token of a 0.4B model's
-// layer (16 heads of 64×64) is worth splitting across workers.
-func wkvWork(T, H, N int) int { return 4 * T * H * N * N }
+// WKVWork weighs a recurrence of T tokens over H heads of size N as
+// ParallelFor counts work: every state element is loaded, updated and
+// stored per token, so one token of a 0.4B model's layer (16 heads of
+// 64×64) is worth splitting across workers.
+func WKVWork(T, H, N int) int { return 4 * T * H * N * N }
 
 // WKV5Seq runs the v5/v6 recurrence for T tokens (r, k, v, y: T×H·N) on
 // the default pool, heads split across workers. w has one row per token
@@ -291,7 +292,7 @@ func (p *Pool) wkv(t wkvTask) {
 	p.mu.Lock()
 	t.im = active
 	p.wk = t
-	p.parallelFor(wkvWork(t.T, t.H, t.N), t.H, 1, &p.wk)
+	p.parallelFor(WKVWork(t.T, t.H, t.N), t.H, 1, &p.wk)
 	p.wk = wkvTask{}
 	p.mu.Unlock()
 }

@@ -71,6 +71,29 @@ var q5lut = func() *[256][8]uint32 {
 	return &t
 }()
 
+// matVecFloatRuns sets y[r] to row r's dot product with x over the first
+// n8 columns (a positive multiple of 8) for r in [lo, hi), with the grouped
+// float kernels, one call per rowRun.
+func matVecFloatRuns(m *Mat, x, y []float32, lo, hi, n8 int) {
+	c := m.Cols
+	runs, nr := rowRuns(lo, hi)
+	for _, rn := range runs[:nr] {
+		last := rn.last()
+		_ = y[last]
+		switch m.DType {
+		case tensor.F32:
+			w := m.f32[rn.r*c : (last+1)*c]
+			mvF32x4(&w[0], rn.stride*c*4, &x[0], n8, &y[rn.r], 16*c, rn.groups, rn.step*c*4, rn.stride*4, rn.step*4)
+		case tensor.F16:
+			w := m.u16[rn.r*c : (last+1)*c]
+			mvF16x4(&w[0], rn.stride*c*2, &x[0], n8, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
+		default:
+			w := m.u16[rn.r*c : (last+1)*c]
+			mvBF16x4(&w[0], rn.stride*c*2, &x[0], n8, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
+		}
+	}
+}
+
 // matVecAVX2 runs the four-row kernels over [lo, hi); the last rows, fewer
 // than four, run the same kernel with stride 0. Float rows whose length is
 // not a multiple of 8 finish their last columns here in Go.
@@ -84,51 +107,17 @@ func matVecAVX2(m *Mat, x, y []float32, lo, hi int) {
 	var out [4]float32
 	switch m.DType {
 	case tensor.F32, tensor.F16, tensor.BF16:
+		// The kernels take the first n8 columns of every row; a row's
+		// last columns, if any, are added here in Go.
 		n8 := c &^ 7
-		if n8 == c && c > 0 {
-			runs, nr := rowRuns(lo, hi)
-			for _, rn := range runs[:nr] {
-				last := rn.last()
-				_ = y[last]
-				switch m.DType {
-				case tensor.F32:
-					w := m.f32[rn.r*c : (last+1)*c]
-					mvF32x4(&w[0], rn.stride*c*4, &x[0], c, &y[rn.r], 16*c, rn.groups, rn.step*c*4, rn.stride*4, rn.step*4)
-				case tensor.F16:
-					w := m.u16[rn.r*c : (last+1)*c]
-					mvF16x4(&w[0], rn.stride*c*2, &x[0], c, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
-				default:
-					w := m.u16[rn.r*c : (last+1)*c]
-					mvBF16x4(&w[0], rn.stride*c*2, &x[0], c, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
-				}
-			}
-			return
+		if n8 > 0 {
+			matVecFloatRuns(m, x, y, lo, hi, n8)
+		} else {
+			clear(y[lo:hi])
 		}
-		// Rows with a column tail: a call per group, the tail in Go.
-		for wk := newRowWalk(lo, hi); wk.next(); {
-			r, stride := wk.r, wk.stride*c
-			if n8 > 0 {
-				switch m.DType {
-				case tensor.F32:
-					w := m.f32[r*c : r*c+3*stride+c]
-					mvF32x4(&w[0], stride*4, &x[0], n8, &out[0], 16*c, 1, 0, 4, 0)
-				case tensor.F16:
-					w := m.u16[r*c : r*c+3*stride+c]
-					mvF16x4(&w[0], stride*2, &x[0], n8, &out[0], 8*c, 1, 0, 4, 0)
-				default:
-					w := m.u16[r*c : r*c+3*stride+c]
-					mvBF16x4(&w[0], stride*2, &x[0], n8, &out[0], 8*c, 1, 0, 4, 0)
-				}
-			}
-			for i := 0; i < wk.k; i++ {
-				var s float32
-				if n8 > 0 {
-					s = out[i]
-				}
-				if n8 < c {
-					s += floatTail(m, wk.row(i), n8, x)
-				}
-				y[wk.row(i)] = s
+		if n8 < c {
+			for r := lo; r < hi; r++ {
+				y[r] += floatTail(m, r, n8, x)
 			}
 		}
 	case tensor.Q8_0, tensor.Q4_0, tensor.Q4_1, tensor.Q5_0, tensor.Q5_1:

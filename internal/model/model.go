@@ -573,7 +573,7 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 		// Decode: the gate, recurrence and output stages per head in one
 		// hand-off, split by heads.
 		m.stask = seqTask{m: m, l: l, i: i, stage: stageAtt7, st: st}
-		parallelHeads(att7Work(H, N), H, 1, &m.stask)
+		parallelHeads(kernels.WKVWork(1, H, N), H, 1, &m.stask)
 		m.stask = seqTask{}
 	} else {
 		m.seq(stageGate7, l, i, T)
@@ -586,10 +586,6 @@ func (m *Model) timeMix7(l *layer, i int, st *State, T int) {
 // parallelHeads splits att7's heads across the workers (a variable so that
 // a test can split them where it likes).
 var parallelHeads = kernels.ParallelFor
-
-// att7Work weighs one decode token's att7 as kernels.ParallelFor counts
-// work: the recurrence loads, updates and stores every state element.
-func att7Work(H, N int) int { return 4 * H * N * N }
 
 func (m *Model) channelMix(l *layer, T int) {
 	s := &m.sc

@@ -44,7 +44,7 @@ func (t *seqTask) Run(_, lo, hi int) {
 	s := &m.sc
 	C := m.Cfg.Embd
 	if t.stage == stageAtt7 {
-		m.att7(l, t.i, lo, hi)
+		m.att7(l, t.i, t.st, lo, hi)
 		return
 	}
 	A := m.Cfg.Att
@@ -152,12 +152,12 @@ func (m *Model) out7(l *layer, tok, c0, c1 int) {
 // [h0, h1): gate7, the recurrence, out7. Each head's arithmetic is that of
 // the separate stages, so splitting the heads across the workers (which
 // halves this serial stretch of decode) changes no result.
-func (m *Model) att7(l *layer, i, h0, h1 int) {
+func (m *Model) att7(l *layer, i int, st *State, h0, h1 int) {
 	s := &m.sc
 	N := m.Cfg.HeadSize
 	c0, c1 := h0*N, h1*N
 	m.gate7(l, i, 0, c0, c1)
 	kernels.WKV7(h1-h0, N, s.r[c0:c1], s.w[c0:c1], s.k[c0:c1], s.v[c0:c1], s.kk[c0:c1], s.b[c0:c1],
-		m.stask.st.wkv(i)[h0*N*N:h1*N*N], s.y[c0:c1])
+		st.wkv(i)[h0*N*N:h1*N*N], s.y[c0:c1])
 	m.out7(l, 0, c0, c1)
 }
