@@ -58,7 +58,7 @@ func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 		for _, rn := range runs[:nr] {
 			last := rn.last()
 			_ = y[last]
-			w, q, ds, nb, pf := &m.Data[rn.r*rb : (last+1)*rb][0], &v.q[0], &v.ds[0], v.nb, 8*rb
+			w, q, ds, nb, pf := &m.Data[rn.r*rb : (last+1)*rb][0], &v.q[0], &v.ds[0], v.nb, prefetchQuant
 			yp, stride, step, ys, yst := &y[rn.r], rn.stride*rb, rn.step*rb, rn.stride*4, rn.step*4
 			switch m.DType {
 			case tensor.Q8_0:
@@ -78,7 +78,7 @@ func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 	var out [4]float32
 	for wk := newRowWalk(lo, hi); wk.next(); {
 		r, stride := wk.r, wk.stride*rb
-		w, q, ds, nb, pf := &m.Data[r*rb : r*rb+3*stride+rb][0], &v.q[0], &v.ds[0], v.nb, 8*rb
+		w, q, ds, nb, pf := &m.Data[r*rb : r*rb+3*stride+rb][0], &v.q[0], &v.ds[0], v.nb, prefetchQuant
 		// A direct call per kernel: through a func value, out would escape.
 		switch m.DType {
 		case tensor.Q8_0:

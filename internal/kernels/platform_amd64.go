@@ -83,16 +83,27 @@ func matVecFloatRuns(m *Mat, x, y []float32, lo, hi, n8 int) {
 		switch m.DType {
 		case tensor.F32:
 			w := m.f32[rn.r*c : (last+1)*c]
-			mvF32x4(&w[0], rn.stride*c*4, &x[0], n8, &y[rn.r], 16*c, rn.groups, rn.step*c*4, rn.stride*4, rn.step*4)
+			mvF32x4(&w[0], rn.stride*c*4, &x[0], n8, &y[rn.r], prefetchFloat, rn.groups, rn.step*c*4, rn.stride*4, rn.step*4)
 		case tensor.F16:
 			w := m.u16[rn.r*c : (last+1)*c]
-			mvF16x4(&w[0], rn.stride*c*2, &x[0], n8, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
+			mvF16x4(&w[0], rn.stride*c*2, &x[0], n8, &y[rn.r], prefetchFloat, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
 		default:
 			w := m.u16[rn.r*c : (last+1)*c]
-			mvBF16x4(&w[0], rn.stride*c*2, &x[0], n8, &y[rn.r], 8*c, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
+			mvBF16x4(&w[0], rn.stride*c*2, &x[0], n8, &y[rn.r], prefetchFloat, rn.groups, rn.step*c*2, rn.stride*4, rn.step*4)
 		}
 	}
 }
+
+// prefetchFloat and prefetchQuant are how far ahead, in bytes, the decode
+// kernels prefetch each of the rows they read (the rows of a stream are
+// adjacent, so this runs on into the next row). About the distance a stream
+// advances in one memory latency: a 1.5B v7 model decoded 4–7% faster
+// than with a distance of 4 or 8 rows (16–37 KiB), measured token by token
+// alternated; 1 KiB was 11–17% slower.
+const (
+	prefetchFloat = 2560
+	prefetchQuant = 3072
+)
 
 // matVecAVX2 runs the four-row kernels over [lo, hi); the last rows, fewer
 // than four, run the same kernel with stride 0. Float rows whose length is
