@@ -99,11 +99,10 @@ func matVecFloatRuns(m *Mat, x, y []float32, lo, hi, n8 int) {
 // adjacent, so this runs on into the next row): about the distance a stream
 // advances in one memory latency, rather than a number of rows. Measured on
 // 1.5B v7 models token by token alternated in one process, against the
-// old 4 rows (float) and 8 rows (quantized): F16 +7–9% at 2560 (+0.6–1.7%
-// at 5120); Q4_0 +5–8% at 2560–3072 and +4–5% at 5120 while the machine
-// reads at ~80 GB/s, but −4% at 3072 and +2–3% at 5120 while it reads at
-// ~53 GB/s, so the quantized kernels take 5120. A distance of exactly
-// 4096 was slower than its neighbours; 1 KiB was 11–17% slower.
+// old 4 rows (float) and 8 rows (quantized), while the machine read at
+// ~80 GB/s and at ~53 GB/s: F16 at 2560 +7% and −1%; Q4_0 at 3072 +7% and
+// −4%, at 5120 +4% and +2%. A distance of exactly 4096 was slower than
+// its neighbours; 1 KiB was 11–17% slower.
 const (
 	prefetchFloat = 2560
 	prefetchQuant = 5120
