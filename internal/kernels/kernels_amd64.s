@@ -109,6 +109,15 @@
 	VEXTRACTF128 $1, A, T; \
 	VADDPS T, XA, XA
 
+// HSUM2(RET) stores the sum of Y0 and Y1's lanes at RET.
+#define HSUM2(RET) \
+	VADDPS       Y1, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VHADDPS      X0, X0, X0; \
+	VHADDPS      X0, X0, X0; \
+	VMOVSS       X0, RET
+
 // func dotAVX2(a, b *float32, n int) float32
 // Σ a[i]·b[i] for i < n, n a multiple of 8.
 TEXT ·dotAVX2(SB), NOSPLIT, $0-28
@@ -148,13 +157,8 @@ dot8:
 
 dotdone:
 	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VHADDPS X0, X0, X0
-	VHADDPS X0, X0, X0
-	VMOVSS X0, ret+24(FP)
+	VADDPS Y3, Y2, Y1
+	HSUM2(ret+24(FP))
 	VZEROUPPER
 	RET
 
@@ -2053,15 +2057,6 @@ lerploop:
 	JNE         lerploop
 	VZEROUPPER
 	RET
-
-// HSUM2(RET) stores the sum of Y0 and Y1's lanes at RET.
-#define HSUM2(RET) \
-	VADDPS       Y1, Y0, Y0; \
-	VEXTRACTF128 $1, Y0, X1; \
-	VADDPS       X1, X0, X0; \
-	VHADDPS      X0, X0, X0; \
-	VHADDPS      X0, X0, X0; \
-	VMOVSS       X0, RET
 
 // func sumAVX2(x *float32, n int) float32
 // Σ x[i], n a positive multiple of 8 (two accumulators of eight lanes).

@@ -42,7 +42,8 @@ func matVecQAVX2(m *Mat, v *qVec, y []float32, lo, hi int) { matVecQAsm(m, v, y,
 func matVecQAVX512(m *Mat, v *qVec, y []float32, lo, hi int) { matVecQAsm(m, v, y, lo, hi, true) }
 
 // matVecQAsm runs the four-row integer kernels (the VNNI ones if vnni) over
-// [lo, hi) in the order of a rowWalk.
+// [lo, hi) in the order of rowRuns: a run per call with VNNI, a group
+// per call without.
 func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 	if lo >= hi {
 		return
@@ -53,13 +54,16 @@ func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 	}
 	y = y[:hi]
 	rb := m.RowBytes
-	if vnni {
-		runs, nr := rowRuns(lo, hi)
-		for _, rn := range runs[:nr] {
+	q, ds, nb, pf := &v.q[0], &v.ds[0], v.nb, prefetchQuant
+	var out [4]float32
+	runs, nr := rowRuns(lo, hi)
+	for _, rn := range runs[:nr] {
+		stride := rn.stride * rb
+		if vnni {
 			last := rn.last()
 			_ = y[last]
-			w, q, ds, nb, pf := &m.Data[rn.r*rb : (last+1)*rb][0], &v.q[0], &v.ds[0], v.nb, prefetchQuant
-			yp, stride, step, ys, yst := &y[rn.r], rn.stride*rb, rn.step*rb, rn.stride*4, rn.step*4
+			w := &m.Data[rn.r*rb : (last+1)*rb][0]
+			yp, step, ys, yst := &y[rn.r], rn.step*rb, rn.stride*4, rn.step*4
 			switch m.DType {
 			case tensor.Q8_0:
 				mvqQ8_0x4V(w, stride, q, ds, nb, yp, f16Table, pf, rn.groups, step, ys, yst)
@@ -72,26 +76,25 @@ func matVecQAsm(m *Mat, v *qVec, y []float32, lo, hi int, vnni bool) {
 			default:
 				mvqQ5_1x4V(w, stride, q, ds, nb, yp, f16Table, pf, rn.groups, step, ys, yst)
 			}
+			continue
 		}
-		return
-	}
-	var out [4]float32
-	for wk := newRowWalk(lo, hi); wk.next(); {
-		r, stride := wk.r, wk.stride*rb
-		w, q, ds, nb, pf := &m.Data[r*rb : r*rb+3*stride+rb][0], &v.q[0], &v.ds[0], v.nb, prefetchQuant
-		// A direct call per kernel: through a func value, out would escape.
-		switch m.DType {
-		case tensor.Q8_0:
-			mvqQ8_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
-		case tensor.Q4_0:
-			mvqQ4_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
-		case tensor.Q4_1:
-			mvqQ4_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
-		case tensor.Q5_0:
-			mvqQ5_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
-		default:
-			mvqQ5_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
+		for g := 0; g < rn.groups; g++ {
+			r := rn.first(g)
+			w := &m.Data[r*rb : r*rb+3*stride+rb][0]
+			// A direct call per kernel: through a func value, out would escape.
+			switch m.DType {
+			case tensor.Q8_0:
+				mvqQ8_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
+			case tensor.Q4_0:
+				mvqQ4_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
+			case tensor.Q4_1:
+				mvqQ4_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
+			case tensor.Q5_0:
+				mvqQ5_0x4(w, stride, q, ds, nb, &out, f16Table, pf)
+			default:
+				mvqQ5_1x4(w, stride, q, ds, nb, &out, f16Table, pf)
+			}
+			rn.store(y, r, &out)
 		}
-		wk.store(y, &out)
 	}
 }

@@ -50,7 +50,8 @@ func runMVQ(f mvqKernel, m *Mat, v *qVec) []float32 {
 }
 
 // TestMatVecQVNNI: the VNNI Q8_0 kernel gives bit for bit (NaN for NaN)
-// the generic twin's results, and every VNNI kernel agrees with the generic
+// the generic twin's results and the Q5_0/Q5_1 ones the avx2 kernels'
+// (they follow that arithmetic), and every VNNI kernel agrees with the generic
 // twin and with the avx2 kernel within float rounding, for block counts
 // 1…40, 64, 129, rows 1…9 (the stride-0 tail), unaligned weights, extreme
 // codes and activations, and non-finite scales (which must stay
@@ -104,8 +105,11 @@ func TestMatVecQVNNI(t *testing.T) {
 					got := runMVQ(ks[1], m, v)
 					for r := range got {
 						g, w := got[r], want[r]
-						if dt == tensor.Q8_0 && math.Float32bits(g) != math.Float32bits(w) && !(math.IsNaN(float64(g)) && math.IsNaN(float64(w))) {
+						if dt == tensor.Q8_0 && !sameFloat(g, w) {
 							t.Fatalf("%s %d×%d variant %d row %d: VNNI %v, generic %v", dt, rows, cols, variant, r, g, w)
+						}
+						if (dt == tensor.Q5_0 || dt == tensor.Q5_1) && !sameFloat(g, ref[r]) {
+							t.Fatalf("%s %d×%d variant %d row %d: VNNI %v, avx2 %v", dt, rows, cols, variant, r, g, ref[r])
 						}
 						// Non-finite results may differ between lane and sum
 						// scaling (an infinite d times a zero lane is NaN),
@@ -125,4 +129,9 @@ func TestMatVecQVNNI(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sameFloat reports bit equality, any NaN equal to any NaN.
+func sameFloat(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (math.IsNaN(float64(a)) && math.IsNaN(float64(b)))
 }

@@ -340,25 +340,11 @@ func layerNormGeneric(out, x, w, b []float32, eps float32) {
 }
 
 // GroupNorm normalises each of the len(x)/N groups of N channels, then
-// applies the per-channel affine w, b. out may alias x.
+// applies the per-channel affine w, b: a LayerNorm per group. out may
+// alias x.
 func GroupNorm(out, x []float32, N int, w, b []float32, eps float32) {
 	for h := 0; h+N <= len(x); h += N {
-		g := x[h : h+N]
-		var mean float32
-		for _, v := range g {
-			mean += v
-		}
-		mean /= float32(N)
-		var vr float32
-		for _, v := range g {
-			d := v - mean
-			vr += d * d
-		}
-		vr /= float32(N)
-		inv := float32(1 / math.Sqrt(float64(vr+eps)))
-		for i, v := range g {
-			out[h+i] = (v-mean)*inv*w[h+i] + b[h+i]
-		}
+		active.LayerNorm(out[h:h+N], x[h:h+N], w[h:h+N], b[h:h+N], eps)
 	}
 }
 
