@@ -23,9 +23,9 @@
 
 // The float matrix-vector kernels (mvF32x4, mvF16x4, mvBF16x4) run many
 // groups of four rows per call, so that Go pays one call per run of groups
-// instead of one per group (a group of
-// four 2048-column F16 rows takes about 0.2 µs; the call and the row
-// bookkeeping around it took a tenth of that). Group g reads rows
+// instead of one per group (a group of four 2048-column F16 rows takes
+// about 0.2 µs; the call and the row bookkeeping around it took a tenth of
+// that). Group g reads rows
 // w + g·step + i·stride and stores row i's result at y + g·ystep +
 // i·ystride (all in bytes), i < 4. R13 holds the group's first row, DX its
 // y, R8 the groups left, AX ystride.
@@ -1474,9 +1474,10 @@ w5x8loop:
 // state, in bytes (on into the next head's rows: a worker's heads are
 // adjacent). In decode the state comes from memory, since the weights
 // streamed since the last token have evicted it; the hardware prefetcher
-// alone left the caller's share of a 1.5B layer at 13.3 µs, 4 KiB ahead
-// takes 10.9 (8 KiB 10.9–11.2, 2 KiB 12.1–12.8). 1.5B decode alternated
-// token by token: Q4_0 ×1.005 and ×1.007 (16 and 30 rounds), F16 ×1.004.
+// alone left the caller's share of a 1.5B layer at 13.2–14.6 µs, 4 KiB
+// ahead takes 10.9–11.0 (8 KiB 10.8–11.2, 2 KiB 12.1–12.8). 1.5B decode
+// alternated token by token: Q4_0 ×1.005 and ×1.007 (16 and 30 rounds),
+// F16 ×1.004 (12).
 #define WKV7PF 4096
 
 // func wkv7Head(S *float32, N int, r, dec, k, kk, b, v, y *float32)
